@@ -1,0 +1,50 @@
+# mtl — every target sets up the virtual environment first if needed.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+MTL    := $(BIN)/mtl
+STAMP  := $(VENV)/.installed
+DATA   ?= ../shared/data
+export TOKENIZERS_PARALLELISM ?= false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup train test bench-overhead demo glue ud-ewt clean help
+
+help:
+	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
+	@echo "make test             set up, then run the test suite"
+	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
+	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
+	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
+
+setup: $(STAMP)
+
+# torch first, pinned by constraints.txt (a CPU build is served for that version), then
+# the project under the same constraint so nothing can pull another torch.
+$(STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+train: demo
+
+demo: setup
+	$(MTL) fit -c experiments/demo.yaml
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+glue: setup
+	$(MTL) fit -c experiments/glue.yaml --data.data_dir=$(DATA)
+
+ud-ewt: setup
+	$(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
+
+bench-overhead: setup
+	$(BIN)/python benchmarks/overhead.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache
