@@ -1,0 +1,11 @@
+"""Encoders: token ids -> contextual states (``EncoderOutput``)."""
+
+from __future__ import annotations
+
+from mtl.encoders.base import Encoder
+from mtl.encoders.cnn import CNNEncoder
+from mtl.encoders.lstm import LSTMEncoder
+from mtl.encoders.output import EncoderOutput
+from mtl.encoders.transformer import TransformerEncoder
+
+__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "TransformerEncoder"]

@@ -1,0 +1,33 @@
+"""The interface every encoder implements."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from mtl.encoders.output import EncoderOutput
+
+
+class Encoder(nn.Module):
+    """Maps token ids to contextual states.
+
+    Subclasses take ``vocab_size`` as their first constructor argument (the data module
+    supplies it, so configs never repeat it) and set ``out_dim``, the size ``D`` of both
+    ``hidden`` and ``pooled``.
+    """
+
+    out_dim: int
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> EncoderOutput:
+        """Encode a padded batch.
+
+        Args:
+            input_ids: ``(B, T)`` long token ids.
+            attention_mask: ``(B, T)`` bool, True at real tokens. Outputs at real tokens
+                must not depend on how much padding follows them.
+        """
+        raise NotImplementedError
+
+    def layer_groups(self) -> list[nn.Module]:
+        """The encoder's parts from the input upwards: embeddings first, then one entry
+        per stacked layer. Transfer strategies freeze or unfreeze these by index."""
+        raise NotImplementedError

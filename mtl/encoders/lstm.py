@@ -1,0 +1,92 @@
+"""Recurrent encoder: a stack of (bi-directional) LSTM layers over packed sequences."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from mtl.encoders.base import Encoder
+from mtl.encoders.embedding import TokenEmbedding
+from mtl.encoders.initialization import InitScheme, init_weights
+from mtl.encoders.output import EncoderOutput
+
+
+class LSTMEncoder(Encoder):
+    """Stacked LSTM encoder over packed sequences, so padding never enters the recurrence.
+
+    Batches must be right-padded (real tokens first) and every sequence must have at least
+    one real token. ``hidden`` holds the top layer's states (zero at padding); ``pooled``
+    concatenates the top layer's final forward state and final backward state.
+
+    Args:
+        vocab_size: number of token ids.
+        embed_dim: token embedding size.
+        hidden_dim: LSTM state size per direction.
+        num_layers: number of stacked LSTM layers.
+        bidirectional: run a backward LSTM too; ``out_dim`` doubles.
+        dropout: dropout on the embeddings and between layers.
+        init: weight initialisation scheme (see ``init_weights``).
+        padding_idx: id of the padding token.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int = 128,
+        hidden_dim: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.1,
+        init: InitScheme = "xavier",
+        padding_idx: int = 0,
+    ) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"LSTMEncoder: num_layers={num_layers} must be at least 1")
+        directions = 2 if bidirectional else 1
+        self.out_dim = hidden_dim * directions
+        self.embedding = TokenEmbedding(vocab_size, embed_dim, padding_idx, dropout)
+        # One single-layer LSTM per layer, so that layers can be frozen one by one.
+        self.layers = nn.ModuleList(
+            nn.LSTM(embed_dim if i == 0 else self.out_dim, hidden_dim, batch_first=True, bidirectional=bidirectional)
+            for i in range(num_layers)
+        )
+        self.dropout = nn.Dropout(dropout)
+        init_weights(self, init, activation="tanh")
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> EncoderOutput:
+        """Encode a right-padded batch; see ``Encoder.forward``."""
+        _, T = input_ids.shape
+        lengths = _lengths(attention_mask)  # (B,) on CPU
+        x = self.embedding(input_ids)  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        final = None
+        for i, lstm in enumerate(self.layers):
+            if i > 0:
+                packed = PackedSequence(
+                    self.dropout(packed.data), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+                )  # dropout on the (N_real, D) packed states
+            packed, (final, _) = lstm(packed)  # final: (directions, B, H), in input order
+        hidden, _ = pad_packed_sequence(packed, batch_first=True, total_length=T)  # (B, T, D), zero at padding
+        pooled = torch.cat(list(final), dim=-1)  # (B, D): forward final state [, backward final state]
+        return EncoderOutput(hidden=hidden, pooled=pooled, mask=attention_mask)
+
+    def layer_groups(self) -> list[nn.Module]:
+        """``[embedding, lstm_layer_1, ..., lstm_layer_N]``."""
+        return [self.embedding, *self.layers]
+
+
+def _lengths(attention_mask: Tensor) -> Tensor:
+    """Sequence lengths ``(B,)`` on CPU, checking that the mask is right-padded and non-empty."""
+    mask = attention_mask.bool().cpu()
+    lengths = mask.sum(dim=1)  # (B,)
+    if bool((lengths == 0).any()):
+        rows = torch.nonzero(lengths == 0).flatten().tolist()
+        raise ValueError(
+            f"LSTMEncoder: rows {rows} of attention_mask have no real token; every sequence needs length >= 1"
+        )
+    expected = torch.arange(mask.shape[1])[None, :] < lengths[:, None]  # (B, T)
+    if not torch.equal(mask, expected):
+        raise ValueError("LSTMEncoder: attention_mask must be right-padded (all real tokens before any padding)")
+    return lengths
