@@ -1,0 +1,66 @@
+"""The interface every task head implements."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+
+from mtl.encoders.output import EncoderOutput
+
+Batch = Mapping[str, Tensor]
+
+
+class TaskHead(nn.Module):
+    """A task's output layer, its loss, its metrics and its decoding.
+
+    Subclasses take ``in_dim`` (the encoder's ``out_dim``) and ``labels`` (the task's label
+    names; empty for regression) as their first two constructor arguments. Both are
+    supplied by the module and the data, so a config names only the head's own options.
+
+    ``label_type`` says what the data module must put in ``batch["labels"]``:
+
+    - ``"class"``: ``(B,)`` long class indices;
+    - ``"multilabel"``: ``(B, C)`` float multi-hot;
+    - ``"float"``: ``(B,)`` float targets;
+    - ``"tags"``: ``(B, T)`` long tag indices, ``-100`` where no label is carried.
+
+    Every batch has ``input_ids``, ``attention_mask`` (bool) and ``token_type_ids``
+    (``(B, T)`` long, 0 for the first segment and 1 for the second of a pair); tagging
+    batches also have ``word_starts`` (``(B, T)`` bool, True at the sub-word that carries
+    each word's label).
+    """
+
+    label_type: ClassVar[str]
+    #: The metric to report first and to monitor, e.g. ``"accuracy"``.
+    primary_metric: str
+
+    @property
+    def requires_text_pair(self) -> bool:
+        """True when the head reads two segments (pair pooling); such a head is skipped
+        when predicting on single texts."""
+        pooler = self._modules.get("pooler")
+        return pooler is not None and pooler.mode == "pair"
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+        """Logits (or predictions, for regression) for the batch."""
+        raise NotImplementedError
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        """Scalar loss, averaged over the examples (or labelled tokens) of the batch."""
+        raise NotImplementedError
+
+    def make_metrics(self) -> MetricCollection:
+        """A fresh collection of this task's metrics, keyed by short names."""
+        raise NotImplementedError
+
+    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """``(preds, target)`` in the form ``make_metrics()`` expects."""
+        raise NotImplementedError
+
+    def decode(self, logits: Tensor, batch: Batch) -> list[Any]:
+        """One readable prediction per example: a label name, a list of label names, a
+        float, or one tag name per word."""
+        raise NotImplementedError

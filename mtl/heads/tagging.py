@@ -1,0 +1,109 @@
+"""Token tagging: one tag per word (POS, NER, chunking)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import Metric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from mtl.encoders.activation import Activation
+from mtl.encoders.output import EncoderOutput
+from mtl.heads.base import Batch, TaskHead
+from mtl.heads.mlp import MLP
+
+IGNORE_INDEX = -100
+
+_METRICS: dict[str, Callable[[int], Metric]] = {
+    "accuracy": lambda n: MulticlassAccuracy(num_classes=n, average="micro"),
+    "f1": lambda n: MulticlassF1Score(num_classes=n, average="macro"),
+}
+
+
+class TaggingHead(TaskHead):
+    """Applies an :class:`MLP` to every token state and predicts one of ``labels`` per token.
+
+    Words split into several sub-words are labelled on their FIRST sub-word only: the
+    data module puts the word's tag index there and ``-100`` at the word's other
+    sub-words, at special tokens and at padding, and marks the first sub-words in
+    ``batch["word_starts"]``. Loss is cross-entropy over the labelled positions
+    (``ignore_index=-100``). Metrics, over labelled positions only: ``"accuracy"``
+    (token accuracy, micro) and ``"f1"`` (macro over tags); the first is primary.
+
+    Args:
+        in_dim: the encoder's ``out_dim``.
+        labels: tag names, index ``i`` naming tag ``i``; at least two.
+        hidden_dim: width of one hidden layer before the output; 0 for none.
+        dropout: dropout before each Linear layer.
+        activation: activation of the hidden layer.
+        metrics: metric names, see above.
+    """
+
+    label_type: ClassVar[str] = "tags"
+
+    def __init__(
+        self,
+        in_dim: int,
+        labels: list[str],
+        hidden_dim: int = 0,
+        dropout: float = 0.1,
+        activation: Activation = "tanh",
+        metrics: Sequence[str] = ("accuracy",),
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if len(labels) < 2:
+            raise ValueError(
+                f"{name}: needs at least 2 tags, got {len(labels)} ({list(labels)}); "
+                "check the task's tag column or its 'labels' list"
+            )
+        unknown = [m for m in metrics if m not in _METRICS]
+        if unknown or not metrics:
+            raise ValueError(
+                f"{name}: metrics {list(metrics)} has unknown or no names {unknown}; "
+                f"choose from {list(_METRICS)}"
+            )
+        self.labels = list(labels)
+        self.metric_names = list(metrics)
+        self.primary_metric = self.metric_names[0]
+        self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+        """Per-token tag logits, ``(B, T, C)``."""
+        return self.mlp(encoded.hidden)  # (B, T, D) -> (B, T, C)
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        """Mean cross-entropy over positions whose label is not ``-100``; zero (still
+        attached to the graph) when the batch has no labelled position."""
+        target = batch["labels"].reshape(-1)  # (B*T,)
+        flat = logits.float().reshape(-1, logits.size(-1))  # (B*T, C)
+        if not bool((target != IGNORE_INDEX).any()):
+            return flat.sum() * 0.0
+        return F.cross_entropy(flat, target, ignore_index=IGNORE_INDEX)
+
+    def make_metrics(self) -> MetricCollection:
+        """Fresh metrics, keyed by the names given in ``metrics``."""
+        n = len(self.labels)
+        return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
+
+    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Predicted and true tag indices at the labelled positions, both ``(N,)``."""
+        target = batch["labels"].reshape(-1)  # (B*T,)
+        preds = logits.detach().argmax(dim=-1).reshape(-1)  # (B*T,)
+        keep = target != IGNORE_INDEX
+        return preds[keep], target[keep]
+
+    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+        """Per example, the predicted tag name of each word, in order (read at the
+        positions where ``batch["word_starts"]`` is True)."""
+        if "word_starts" not in batch:
+            raise KeyError(
+                f"{type(self).__name__}.decode: the batch has no 'word_starts'; tagging "
+                "batches must mark the first sub-word of every word"
+            )
+        preds = logits.argmax(dim=-1)  # (B, T)
+        starts = batch["word_starts"].bool()  # (B, T)
+        return [[self.labels[i] for i in row[keep].tolist()] for row, keep in zip(preds, starts)]
