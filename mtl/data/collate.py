@@ -1,0 +1,51 @@
+"""Padding a list of encoded rows into one batch of tensors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mtl.data.encoding import IGNORE_INDEX
+
+
+def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
+    """Right-pad ragged rows to the longest one. Returns ``(B, T)``."""
+    width = max(len(r) for r in rows)
+    out = torch.full((len(rows), width), value, dtype=dtype)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=dtype)
+    return out
+
+
+def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[str, Any]:
+    """Build a task batch from column lists (as ``Dataset.__getitem__(list)`` returns).
+
+    Returns ``input_ids``/``token_type_ids`` ``(B, T)`` long, ``attention_mask`` ``(B, T)``
+    bool, ``index`` ``(B,)`` (row numbers in the split), ``labels`` when present (shape per
+    label type, tags padded with ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool for
+    tagging, and ``task``, the task's name.
+    """
+    input_ids = pad(columns["input_ids"], pad_id, torch.long)  # (B, T)
+    batch: dict[str, Any] = {
+        "task": task,
+        "input_ids": input_ids,
+        "attention_mask": pad([[1] * n for n in columns["length"]], 0, torch.bool),  # (B, T)
+        "token_type_ids": pad(columns["token_type_ids"], 0, torch.long),  # (B, T)
+        "index": torch.as_tensor(columns["index"], dtype=torch.long),  # (B,)
+    }
+    if "word_starts" in columns:
+        batch["word_starts"] = pad(columns["word_starts"], 0, torch.bool)  # (B, T)
+    if "labels" in columns:
+        labels = columns["labels"]
+        first = labels[0]
+        if isinstance(first, list) and "word_starts" in columns:
+            batch["labels"] = pad(labels, IGNORE_INDEX, torch.long)  # (B, T)
+        elif isinstance(first, list):
+            batch["labels"] = torch.as_tensor(labels, dtype=torch.float)  # (B, C) multi-hot
+        elif isinstance(first, float):
+            batch["labels"] = torch.as_tensor(labels, dtype=torch.float)  # (B,)
+        else:
+            batch["labels"] = torch.as_tensor(labels, dtype=torch.long)  # (B,)
+    return batch

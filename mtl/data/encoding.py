@@ -1,0 +1,153 @@
+"""Turning a task's rows into token ids and label indices with ``Dataset.map``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import datasets
+from tokenizers import Tokenizer
+
+from mtl.data.errors import DataError
+from mtl.data.source import class_names, label_to_str
+from mtl.data.task import Task
+
+IGNORE_INDEX = -100  # tag positions that carry no label (special tokens, later sub-words, padding)
+
+
+class TaskEncoder:
+    """Encodes batches of rows of one task (a picklable callable for ``Dataset.map``).
+
+    For tagging, the first sub-word of every word carries the word's label; the others
+    get ``IGNORE_INDEX``. ``word_starts`` marks those first sub-words, for decoding.
+    """
+
+    def __init__(
+        self, task: Task, tokenizer: Tokenizer, labels: list[str], split: str, class_names: list[str] | None = None
+    ) -> None:
+        self.task = task
+        self.class_names = class_names
+        self.labels = labels
+        self.split = split
+        self.label_index = {name: i for i, name in enumerate(labels)}
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.enable_truncation(task.max_length)
+        self.tokenizer.no_padding()
+
+    def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
+        task = self.task
+        texts = rows[task.text]
+        if task.type == "tagging":
+            encodings = self.tokenizer.encode_batch([list(words) for words in texts], is_pretokenized=True)
+        elif task.text_pair is not None:
+            encodings = self.tokenizer.encode_batch(list(zip(texts, rows[task.text_pair])))
+        else:
+            encodings = self.tokenizer.encode_batch(list(texts))
+        out: dict[str, list[Any]] = {
+            "input_ids": [e.ids for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+            "length": [len(e.ids) for e in encodings],
+            "index": list(indices),
+        }
+        if task.label in rows:
+            values = rows[task.label]
+            if task.type == "tagging":
+                pairs = [self._tags(e.word_ids, v) for e, v in zip(encodings, values)]
+                out["labels"] = [labels for labels, _ in pairs]
+                out["word_starts"] = [starts for _, starts in pairs]
+            else:
+                out["labels"] = [self._label(v) for v in values]
+        elif task.type == "tagging":
+            out["word_starts"] = [_word_starts(e.word_ids) for e in encodings]
+        return out
+
+    def _label(self, value: Any) -> Any:
+        if self.task.type == "regression":
+            target = float(value)
+            if not math.isfinite(target):
+                raise self._unknown(value)
+            return target
+        if self.task.type == "multilabel":
+            hot = [0.0] * len(self.labels)
+            for name in value:
+                hot[self._index(name)] = 1.0
+            return hot
+        return self._index(value)
+
+    def _tags(self, word_ids: list[int | None], tags: list[Any]) -> tuple[list[int], list[int]]:
+        labels, starts, previous = [], [], None
+        for word in word_ids:
+            first = word is not None and word != previous
+            labels.append(self._index(tags[word]) if first else IGNORE_INDEX)
+            starts.append(int(first))
+            previous = word
+        return labels, starts
+
+    def _index(self, value: Any) -> int:
+        try:
+            return self.label_index[value if isinstance(value, str) else label_to_str(value, self.class_names)]
+        except KeyError:
+            raise self._unknown(value) from None
+
+    def _unknown(self, value: Any) -> DataError:
+        shown = self.labels if len(self.labels) <= 20 else self.labels[:20] + ["..."]
+        return DataError(
+            f"task {self.task.name!r}: column {self.task.label!r} in split {self.split!r} has value {value!r} "
+            f"not in labels {shown}; add it to `labels:` or fix the data"
+        )
+
+
+def _word_starts(word_ids: list[int | None]) -> list[int]:
+    starts, previous = [], None
+    for word in word_ids:
+        starts.append(int(word is not None and word != previous))
+        previous = word
+    return starts
+
+
+def encode_split(
+    split: datasets.Dataset, task: Task, tokenizer: Tokenizer, labels: list[str], role: str
+) -> datasets.Dataset:
+    """Tokenize one split with ``Dataset.map(batched=True)`` (cached by the datasets
+    library when the split comes from files) and keep only the encoded columns."""
+    names = class_names(split.features[task.label]) if task.label in split.features else None
+    encoder = TaskEncoder(task, tokenizer, labels, role, names)
+    return split.map(
+        encoder,
+        batched=True,
+        with_indices=True,
+        remove_columns=split.column_names,  # outputs replace same-named inputs
+        desc=f"Encoding {task.name}/{role}",
+    )
+
+
+class InputEncoder:
+    """Encodes raw inputs for prediction so that every head can read the same batch:
+    words split on whitespace (so tagging heads get ``word_starts``), and the second text
+    of a pair in segment 1 when given."""
+
+    def __init__(self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int) -> None:
+        self.text, self.text_pair = text, text_pair
+        self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.no_padding()
+
+    def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
+        firsts = [str(t).split() for t in rows[self.text]]
+        if self.text_pair is not None:
+            seconds = [str(t).split() for t in rows[self.text_pair]]
+            encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
+        else:
+            encodings = self.tokenizer.encode_batch(firsts, is_pretokenized=True)
+        return {
+            "input_ids": [e.ids for e in encodings],
+            "token_type_ids": [e.type_ids for e in encodings],
+            "word_starts": [_first_segment_starts(e.word_ids, e.type_ids) for e in encodings],
+            "length": [len(e.ids) for e in encodings],
+            "index": list(indices),
+        }
+
+
+def _first_segment_starts(word_ids: list[int | None], type_ids: list[int]) -> list[int]:
+    starts = _word_starts(word_ids)
+    return [s if t == 0 else 0 for s, t in zip(starts, type_ids)]

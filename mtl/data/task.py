@@ -1,0 +1,86 @@
+"""How a user declares one task: where its data is, which columns matter, what it predicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from mtl.data.errors import DataError
+
+TaskType = Literal["classification", "multilabel", "regression", "tagging"]
+
+#: What each task type puts in ``batch["labels"]``; must equal the head's ``label_type``.
+LABEL_TYPE: dict[str, str] = {
+    "classification": "class",
+    "multilabel": "multilabel",
+    "regression": "float",
+    "tagging": "tags",
+}
+
+
+@dataclass
+class Task:
+    """One task of a multi-task run.
+
+    Args:
+        name: unique name, used in metric keys (``val/<name>/accuracy``) and to pair the
+            task with its head.
+        type: ``classification`` (one label per text or text pair), ``multilabel`` (a list
+            of labels per text), ``regression`` (one float), or ``tagging`` (one label per
+            word; ``text`` is then a column of word lists).
+        source: keyword arguments of ``datasets.load_dataset``: a hub name
+            (``{"path": "nyu-mll/glue", "name": "sst2"}``) or a local builder
+            (``{"path": "csv", "data_files": {...}, "delimiter": "\\t"}``). ``path: conllu``
+            reads Universal Dependencies files (see :mod:`mtl.data.conllu`);
+            ``path: synthetic`` generates the demo corpus (see :mod:`mtl.data.synthetic`).
+        local_source: used instead of ``source`` when the data module is given a
+            ``data_dir`` (local copies of a hub dataset); ``{data_dir}`` in its strings
+            (and in ``source``'s) is replaced by that folder. Name columns as the hub
+            version does (csv ``column_names``), so the other fields fit both.
+        text: column holding the input text (or word list, for tagging).
+        text_pair: column holding the second text of a sentence pair, if any.
+        label: column holding the target.
+        labels: the label names, in index order. Inferred from the training split when
+            omitted (integers sorted numerically, strings alphabetically).
+        splits: role (``train``, ``validation``, ``test``) to split name in the source.
+        max_length: sub-word tokens kept per example, special tokens included.
+        max_train_examples: use only the first N training examples (quick runs).
+    """
+
+    name: str
+    type: TaskType
+    source: dict[str, Any]
+    local_source: dict[str, Any] | None = None
+    text: str = "text"
+    text_pair: str | None = None
+    label: str = "label"
+    labels: list[str] | None = None
+    splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation"})
+    max_length: int = 128
+    max_train_examples: int | None = None
+
+    @property
+    def label_type(self) -> str:
+        return LABEL_TYPE[self.type]
+
+
+def resolve_source(task: Task, data_dir: str | None) -> Task:
+    """The task with the source to read: ``local_source`` when ``data_dir`` is set and the
+    task has one, else ``source``; ``{data_dir}`` placeholders filled in."""
+
+    chosen = task.local_source if data_dir is not None and task.local_source is not None else task.source
+
+    def fill(value: Any) -> Any:
+        if isinstance(value, str) and "{data_dir}" in value:
+            if data_dir is None:
+                raise DataError(
+                    f"task {task.name!r}: source {value!r} uses {{data_dir}}; set data.data_dir (e.g. ../shared/data)"
+                )
+            return value.replace("{data_dir}", data_dir)
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return replace(task, source=fill(chosen), local_source=None)

@@ -1,0 +1,112 @@
+"""Sub-word tokenizers: trained with Hugging Face ``tokenizers`` on the tasks' training
+text, cached by content, or loaded from a ``tokenizer.json``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
+SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # PAD is id 0
+
+
+@dataclass
+class TokenizerSpec:
+    """How to get the tokenizer.
+
+    Args:
+        path: a ``tokenizer.json`` to load. When it does not exist yet, the trained
+            tokenizer is saved there. When None, trained tokenizers are cached under
+            ``$MTL_CACHE/tokenizers`` (default ``~/.cache/mtl``), keyed by the training
+            data and these settings, so the same run reuses the same tokenizer.
+        kind: ``wordpiece`` or ``bpe`` sub-word model.
+        vocab_size: target vocabulary size, special tokens included.
+        min_frequency: a merge or word piece must occur this often to enter the vocabulary.
+        lowercase: lowercase before splitting.
+    """
+
+    path: str | None = None
+    kind: Literal["wordpiece", "bpe"] = "wordpiece"
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    lowercase: bool = True
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("MTL_CACHE", Path.home() / ".cache" / "mtl"))
+
+
+def train_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
+    """Train a WordPiece or BPE tokenizer with ``[CLS] a [SEP] b [SEP]`` templates."""
+    if spec.kind == "wordpiece":
+        tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
+        trainer = trainers.WordPieceTrainer(
+            vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=SPECIAL_TOKENS
+        )
+    elif spec.kind == "bpe":
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix="##"))
+        trainer = trainers.BpeTrainer(
+            vocab_size=spec.vocab_size,
+            min_frequency=spec.min_frequency,
+            special_tokens=SPECIAL_TOKENS,
+            continuing_subword_prefix="##",
+        )
+    else:
+        raise ValueError(f"tokenizer kind {spec.kind!r} is not one of ['wordpiece', 'bpe']")
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if spec.lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.train_from_iterator(texts, trainer)
+    add_templates(tokenizer)
+    return tokenizer
+
+
+def add_templates(tokenizer: Tokenizer) -> None:
+    """Wrap single texts as ``[CLS] a [SEP]`` and pairs as ``[CLS] a [SEP] b [SEP]``
+    (second segment with type id 1)."""
+    cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{CLS} $A {SEP}",
+        pair=f"{CLS} $A {SEP} $B:1 {SEP}:1",
+        special_tokens=[(CLS, cls_id), (SEP, sep_id)],
+    )
+
+
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """Load a ``tokenizer.json``; it must contain the special tokens this package uses."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"tokenizer file {str(path)!r} does not exist; set tokenizer.path to a tokenizer.json")
+    tokenizer = Tokenizer.from_file(str(path))
+    missing = [t for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is None]
+    if missing:
+        raise ValueError(
+            f"tokenizer {str(path)!r} lacks the special tokens {missing}; "
+            f"mtl needs {SPECIAL_TOKENS} (train one with mtl, or add them)"
+        )
+    if tokenizer.token_to_id(PAD) != 0:
+        raise ValueError(f"tokenizer {str(path)!r} has {PAD} at id {tokenizer.token_to_id(PAD)}; mtl pads with id 0")
+    if tokenizer.post_processor is None:
+        add_templates(tokenizer)
+    return tokenizer
+
+
+def cache_key(spec: TokenizerSpec, corpus_ids: list[str]) -> str:
+    """A content key: the settings plus an identifier of each training corpus."""
+    payload = json.dumps({"spec": asdict(spec) | {"path": None}, "corpora": corpus_ids}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def save_atomically(tokenizer: Tokenizer, path: Path) -> None:
+    """Write ``tokenizer.json`` so that a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tokenizer.save(str(tmp))
+    os.replace(tmp, path)
