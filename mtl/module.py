@@ -1,0 +1,206 @@
+"""The multi-task LightningModule: one shared encoder, one head per task, one balancer."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from mtl.balancers.base import Weighting
+from mtl.balancers.sum import Sum
+from mtl.encoders.base import Encoder
+from mtl.encoders.output import EncoderOutput
+from mtl.heads.base import TaskHead
+from mtl.schedule import Schedule, lr_factor
+
+log = logging.getLogger(__name__)
+
+EncoderFactory = Callable[[int], Encoder]
+HeadFactory = Callable[[int, list[str]], TaskHead]
+TaskBatch = dict[str, Any]
+
+
+class MultiTaskModule(L.LightningModule):
+    """Hard parameter sharing: every task reads the same encoder.
+
+    The encoder and heads are given as factories so that sizes known only from the data
+    (vocabulary size, label lists) are filled in here: in a config, name the class and
+    its own options; in Python, pass the class or a ``functools.partial``.
+
+    Args:
+        encoder: builds the encoder from the vocabulary size.
+        heads: task name to a factory building the head from ``(encoder.out_dim, labels)``.
+        balancer: combines the task losses; ``Sum`` by default.
+        lr: peak learning rate of AdamW.
+        weight_decay: AdamW weight decay, not applied to biases and normalisation weights.
+        betas: AdamW betas.
+        warmup: warm-up length; a fraction of all training steps when below 1, else steps.
+        schedule: decay after warm-up: ``constant``, ``linear`` or ``cosine``.
+        min_lr_ratio: the learning rate at the end of decay, relative to ``lr``.
+        max_nonfinite_steps: consecutive steps with a NaN/inf loss that are skipped before
+            training stops with an error.
+        vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
+        task_labels: every task's label names (filled in from the data by the CLI).
+    """
+
+    def __init__(
+        self,
+        encoder: EncoderFactory,
+        heads: dict[str, HeadFactory],
+        balancer: Weighting | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.999),
+        warmup: float = 0.0,
+        schedule: Schedule = "linear",
+        min_lr_ratio: float = 0.0,
+        max_nonfinite_steps: int = 10,
+        vocab_size: int = 0,
+        task_labels: dict[str, list[str]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["balancer"])
+        if vocab_size < 1:
+            raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
+        if task_labels is None:
+            raise ValueError("task_labels must map every task to its label names (the CLI takes them from the data)")
+        if set(heads) != set(task_labels):
+            raise ValueError(
+                f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
+                "give exactly one head per task, keyed by the task's name"
+            )
+        self.encoder = encoder(vocab_size)
+        self.heads = nn.ModuleDict({name: heads[name](self.encoder.out_dim, task_labels[name]) for name in task_labels})
+        self.balancer = balancer if balancer is not None else Sum()
+        self.metrics = nn.ModuleDict(
+            {stage: nn.ModuleDict({name: head.make_metrics() for name, head in self.heads.items()}) for stage in ("val", "test")}
+        )
+        self._updated: dict[str, set[str]] = {"val": set(), "test": set()}
+        self._nonfinite_streak = 0
+
+    # -- forward -------------------------------------------------------------------------
+    def encode(self, batch: TaskBatch) -> EncoderOutput:
+        return self.encoder(batch["input_ids"], batch["attention_mask"])
+
+    def forward(self, batch: TaskBatch, task: str) -> Tensor:
+        """The logits of ``task`` for one of its batches."""
+        return self.heads[task](self.encode(batch), batch)
+
+    def task_losses(self, batch: dict[str, TaskBatch]) -> dict[str, Tensor]:
+        return {task: self.heads[task].loss(self(b, task), b) for task, b in batch.items()}
+
+    # -- training ------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        tasks = getattr(self.trainer.datamodule, "tasks", None) if self._trainer is not None else None
+        for name, task in (tasks or {}).items():
+            head = self.heads[name]
+            if head.label_type != task.label_type:
+                raise ValueError(
+                    f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
+                    f"label_type {head.label_type!r}; choose a head for {task.type}"
+                )
+
+    def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
+        losses = self.task_losses(batch)
+        total = self.balancer(losses)
+        if not torch.isfinite(total):
+            return self._skip_nonfinite(losses)
+        self._nonfinite_streak = 0
+        for task, loss in losses.items():
+            size = batch[task]["input_ids"].shape[0]
+            self.log(f"train/{task}/loss", loss, batch_size=size, on_step=True, on_epoch=True)
+        for task, weight in self.balancer.last_weights.items():
+            self.log(f"train/{task}/weight", weight, on_step=True, on_epoch=False)
+        self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=1)
+        return total
+
+    def _skip_nonfinite(self, losses: dict[str, Tensor]) -> None:
+        bad = [task for task, loss in losses.items() if not torch.isfinite(loss)]
+        self._nonfinite_streak += 1
+        log.warning("step %d: non-finite loss from tasks %s; step skipped", self.global_step, bad or list(losses))
+        if self._nonfinite_streak >= self.hparams.max_nonfinite_steps:
+            raise FloatingPointError(
+                f"the loss was NaN or infinite for {self._nonfinite_streak} steps in a row (last from tasks {bad}); "
+                "training stopped. Lower model.lr, add --trainer.gradient_clip_val, or check those tasks' labels; "
+                "resume from the last checkpoint with --ckpt_path last"
+            )
+        return None
+
+    # -- evaluation ----------------------------------------------------------------------
+    def validation_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._evaluate(batch, "test")
+
+    def _evaluate(self, batch: TaskBatch, stage: str) -> None:
+        task = batch["task"]
+        head = self.heads[task]
+        logits = self(batch, task)
+        size = batch["input_ids"].shape[0]
+        self.log(f"{stage}/{task}/loss", head.loss(logits, batch), batch_size=size, add_dataloader_idx=False, sync_dist=True)
+        self.metrics[stage][task].update(*head.metric_inputs(logits, batch))
+        self._updated[stage].add(task)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    def _log_metrics(self, stage: str) -> None:
+        primary = []
+        for task in self.heads:
+            if task not in self._updated[stage]:
+                continue
+            collection = self.metrics[stage][task]
+            values = collection.compute()
+            collection.reset()
+            for name, value in values.items():
+                self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
+            primary.append(float(values[self.heads[task].primary_metric]))
+        self._updated[stage].clear()
+        if primary:
+            average = sum(primary) / len(primary)
+            self.log(f"{stage}/average", average if math.isfinite(average) else 0.0, prog_bar=True)
+
+    # -- prediction ----------------------------------------------------------------------
+    def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
+        """Every task's decoded prediction for each input, with its row ``index``."""
+        encoded = self.encode(batch)
+        has_pair = bool((batch["token_type_ids"] == 1).any())
+        records: list[dict[str, Any]] = [{"index": int(i)} for i in batch["index"]]
+        for task, head in self.heads.items():
+            if head.requires_text_pair and not has_pair:
+                continue
+            logits = head(encoded, batch)
+            for record, value in zip(records, head.decode(logits, batch)):
+                record[task] = value
+            if head.label_type == "class":
+                for record, p in zip(records, logits.softmax(-1).amax(-1).tolist()):
+                    record[f"{task}_probability"] = round(p, 4)
+        return records
+
+    # -- optimisation --------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, Any]:
+        decay, no_decay = [], []
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                (decay if param.ndim >= 2 and "norm" not in name else no_decay).append(param)
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=hp.lr,
+            betas=tuple(hp.betas),
+        )
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = int(hp.warmup * total) if hp.warmup < 1 else int(hp.warmup)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
