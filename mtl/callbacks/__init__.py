@@ -1,0 +1,6 @@
+"""Lightning callbacks of mtl."""
+
+from mtl.callbacks.prediction_writer import PredictionWriter
+from mtl.callbacks.results_table import ResultsTable
+
+__all__ = ["PredictionWriter", "ResultsTable"]

@@ -1,0 +1,39 @@
+"""Writing ``mtl predict`` output: one JSON line per input, in input order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes every task's decoded prediction for each input as one JSON line.
+
+    Args:
+        output: the ``.jsonl`` file; ``<run dir>/predictions.jsonl`` by default.
+    """
+
+    def __init__(self, output: str | None = None) -> None:
+        super().__init__(write_interval="epoch")
+        self.output = output
+
+    def write_on_epoch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: list[Any], batch_indices: Any
+    ) -> None:
+        records = sorted((r for batch in predictions for r in batch), key=lambda r: r["index"])
+        rows = getattr(trainer.datamodule, "predict_rows", None)
+        text_column = getattr(trainer.datamodule, "predict_text", None)
+        path = Path(self.output) if self.output else Path(trainer.log_dir or trainer.default_root_dir) / "predictions.jsonl"
+        if trainer.world_size > 1:
+            path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as out:
+            for record in records:
+                if rows is not None and text_column is not None:
+                    record = {"index": record["index"], "text": rows[record["index"]][text_column]} | record
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        print(f"wrote {len(records)} predictions to {path}", flush=True)

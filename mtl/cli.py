@@ -1,0 +1,71 @@
+"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from mtl.callbacks import PredictionWriter, ResultsTable
+
+from mtl.data.datamodule import MultiTaskDataModule
+from mtl.module import MultiTaskModule
+
+AUTO_NAME = "auto"
+
+DEFAULT_LOGGERS: list[dict[str, Any]] = [
+    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
+    {"class_path": "mtl.tracking.WandbTracker", "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
+]
+
+
+class MultiTaskCLI(LightningCLI):
+    """LightningCLI with the data's vocabulary size and label lists linked into the model,
+    and run names taken from the config file's name."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/average",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-{epoch}-{step}",
+                "trainer.logger": DEFAULT_LOGGERS,
+                "trainer.default_root_dir": "runs",
+            }
+        )
+        parser.add_lightning_class_args(ResultsTable, "results")
+        parser.add_lightning_class_args(PredictionWriter, "predictions")
+        parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="instantiate")
+        parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        name = _run_name(config)
+        for logger in config.trainer.logger or []:
+            init_args = logger.get("init_args") if hasattr(logger, "get") else None
+            if init_args is not None and init_args.get("name") == AUTO_NAME:
+                init_args["name"] = name
+
+
+def _run_name(config: Any) -> str:
+    files = config.get("config") or []
+    return Path(str(files[-1])).stem if files else "mtl"
+
+
+def main(args: list[str] | None = None) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    MultiTaskCLI(
+        MultiTaskModule,
+        MultiTaskDataModule,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+if __name__ == "__main__":
+    main()
