@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from mtl.callbacks import PredictionWriter, ResultsTable
+from mtl.config_check import class_path_errors
 
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
@@ -59,6 +61,9 @@ def _run_name(config: Any) -> str:
 
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    errors = class_path_errors(sys.argv[1:] if args is None else args)
+    if errors:
+        sys.exit("error: " + "\n       ".join(errors))
     MultiTaskCLI(
         MultiTaskModule,
         MultiTaskDataModule,
