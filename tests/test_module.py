@@ -55,25 +55,51 @@ def trainer(tmp_path, **kwargs) -> L.Trainer:
     return L.Trainer(**(args | kwargs))
 
 
-def test_fit_learns_every_task_and_writes_results(tiny_corpus, fresh_cache, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def trained(tiny_corpus, tmp_path_factory):
+    """One model trained for six epochs on the tiny corpus, shared by the tests below."""
     L.seed_everything(0)
+    root = tmp_path_factory.mktemp("trained")
     data, model = build(tiny_corpus, lr=1e-2)
-    t = trainer(tmp_path, max_epochs=6, callbacks=[ResultsTable()])
+    t = trainer(root, max_epochs=6, callbacks=[ResultsTable()])
     t.fit(model, data)
+    return t, model, data, root
+
+
+def test_fit_learns_every_task_and_writes_results(trained) -> None:
+    t, model, data, root = trained
     metrics = t.callback_metrics
     assert metrics["val/sentiment/accuracy"] > 0.9  # "good" present or not
     assert metrics["val/det/accuracy"] > 0.95  # determiners vs. the rest
     assert metrics["val/length/pearson"] > 0.8  # sequence length
     for key in ("train/sentiment/loss_epoch", "train/det/loss_epoch", "train/length/loss_epoch", "val/average"):
         assert key in metrics
-    record = json.loads((tmp_path / "results-fit.json").read_text())
+    record = json.loads((root / "results-fit.json").read_text())
     assert set(record["tasks"]) == {"sentiment", "det", "length"}
     assert record["tasks"]["det"]["accuracy"] == pytest.approx(float(metrics["val/det/accuracy"]))
-    assert "| det |" in (tmp_path / "results-fit.md").read_text()
+    assert "| det |" in (root / "results-fit.md").read_text()
 
+
+def test_test_split_metrics_are_written(trained) -> None:
+    t, model, data, root = trained
     t.test(model, data)
     assert t.callback_metrics["test/sentiment/accuracy"] > 0.85
-    assert (tmp_path / "results-test.json").exists()
+    assert t.callback_metrics["test/det/accuracy"] > 0.95
+    assert json.loads((root / "results-test.json").read_text())["stage"] == "test"
+
+
+def test_predict_gives_every_task_for_each_input(trained, tmp_path) -> None:
+    _, model, data, _ = trained
+    inputs = tmp_path / "inputs.txt"
+    inputs.write_text("the good dog runs\na cat sleeps slowly\n")
+    data.predict_file = str(inputs)
+    out = trainer(tmp_path).predict(model, data)
+    records = sorted((r for batch in out for r in batch), key=lambda r: r["index"])
+    assert [r["index"] for r in records] == [0, 1]
+    assert records[0]["det"] == ["D", "X", "X", "X"] and records[1]["det"] == ["D", "X", "X", "X"]
+    assert records[0]["sentiment"] == "pos" and records[1]["sentiment"] == "neg"
+    assert 0.5 <= records[0]["sentiment_probability"] <= 1.0
+    assert isinstance(records[0]["length"], float)
 
 
 def test_heads_must_match_tasks(tiny_corpus, fresh_cache) -> None:
@@ -117,19 +143,3 @@ def test_weight_decay_spares_biases_and_norms(tiny_corpus, fresh_cache, tmp_path
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     assert all(p.ndim >= 2 for p in decay["params"]) and all(p.ndim == 1 for p in no_decay["params"])
     assert len(decay["params"]) + len(no_decay["params"]) == len(list(model.parameters()))
-
-
-def test_predict_gives_every_task_for_each_input(tiny_corpus, fresh_cache, tmp_path) -> None:
-    L.seed_everything(0)
-    data, model = build(tiny_corpus, lr=1e-2)
-    trainer(tmp_path, max_epochs=3).fit(model, data)
-    inputs = tmp_path / "inputs.txt"
-    inputs.write_text("the good dog runs\na cat sleeps slowly\n")
-    data.predict_file = str(inputs)
-    out = trainer(tmp_path).predict(model, data)
-    records = sorted((r for batch in out for r in batch), key=lambda r: r["index"])
-    assert [r["index"] for r in records] == [0, 1]
-    assert records[0]["det"] == ["D", "X", "X", "X"] and records[1]["det"] == ["D", "X", "X", "X"]
-    assert records[0]["sentiment"] == "pos" and records[1]["sentiment"] == "neg"
-    assert 0.5 <= records[0]["sentiment_probability"] <= 1.0
-    assert isinstance(records[0]["length"], float)
