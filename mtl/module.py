@@ -91,8 +91,21 @@ class MultiTaskModule(L.LightningModule):
         """The logits of ``task`` for one of its batches."""
         return self.heads[task](self.encode(batch), batch)
 
+    def encode_step(self, batch: dict[str, TaskBatch]) -> dict[str, EncoderOutput]:
+        """Encoder outputs of one step's task batches; tasks of one input ``group`` (same
+        rows, see :class:`mtl.data.loader.StepPlan`) share a single encoder pass."""
+        by_group: dict[str, EncoderOutput] = {}
+        outputs = {}
+        for task, b in batch.items():
+            group = b.get("group", task)
+            if group not in by_group:
+                by_group[group] = self.encode(b)
+            outputs[task] = by_group[group]
+        return outputs
+
     def task_losses(self, batch: dict[str, TaskBatch]) -> dict[str, Tensor]:
-        return {task: self.heads[task].loss(self(b, task), b) for task, b in batch.items()}
+        encoded = self.encode_step(batch)
+        return {task: self.heads[task].loss(self.heads[task](encoded[task], b), b) for task, b in batch.items()}
 
     # -- training ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:

@@ -202,8 +202,19 @@ class MultiTaskDataModule(L.LightningDataModule):
             rank=self.trainer.global_rank if self.trainer else 0,
             world_size=self.trainer.world_size if self.trainer else 1,
             bucket_batches=self.bucket_batches,
+            groups=self.input_groups(),
         )
         return MultiTaskTrainLoader(train, plan, self.num_workers)
+
+    def input_groups(self) -> dict[str, str]:
+        """Task name to the name of the first task with the same encoder inputs (same
+        source, text columns, length limit and training rows)."""
+        groups: dict[str, str] = {}
+        seen: dict[str, str] = {}
+        for name, t in self.tasks.items():
+            key = repr((t.source, t.splits.get("train"), t.text, t.text_pair, t.max_length, t.max_train_examples))
+            groups[name] = seen.setdefault(key, name)
+        return groups
 
     def val_dataloader(self) -> list[DataLoader]:
         return [self._eval_loader(name, "validation") for name in self.tasks if "validation" in self.raw[name]]

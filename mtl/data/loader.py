@@ -20,6 +20,11 @@ class StepPlan:
     train the same tasks at the same step (so no rank waits on a collective the others
     skip), each on its own slice of one global batch of ``batch_size * world_size`` rows.
 
+    Tasks in the same ``group`` (tasks over the same rows, e.g. several tag columns of
+    one treebank) draw from one shared stream when every task trains at every step
+    (``sampling: all``): they then get the same rows at each step, and the module runs
+    the encoder once for all of them.
+
     Lightning calls ``set_epoch`` at the start of every epoch.
     """
 
@@ -32,8 +37,10 @@ class StepPlan:
         rank: int = 0,
         world_size: int = 1,
         bucket_batches: int = 50,
+        groups: dict[str, str] | None = None,
     ) -> None:
         self.lengths = lengths
+        self.groups = groups if groups is not None and sampler.strategy == "all" else {name: name for name in lengths}
         self.batch_size = batch_size
         self.sampler = sampler
         self.seed = seed
@@ -56,8 +63,12 @@ class StepPlan:
     def steps(self) -> list[dict[str, list[int]]]:
         """This rank's rows for every step of the current epoch: ``[{task: row ids}]``."""
         schedule = self.sampler.schedule(self.sizes, self.num_batches, self.epoch, self._rng("schedule"))
-        streams = {name: self._stream(name) for name in self.lengths}
-        return [{name: next(streams[name])[self.rank :: self.world_size] for name in tasks} for tasks in schedule]
+        streams = {group: self._stream(group) for group in dict.fromkeys(self.groups.values())}
+        steps = []
+        for tasks in schedule:
+            rows = {group: next(streams[group])[self.rank :: self.world_size] for group in dict.fromkeys(self.groups[t] for t in tasks)}
+            steps.append({name: rows[self.groups[name]] for name in tasks})
+        return steps
 
     def _stream(self, name: str) -> Iterator[list[int]]:
         """Global batches of one task, reshuffled each time the task's rows run out."""
@@ -71,14 +82,26 @@ class StepPlan:
 
 
 class _Steps(Dataset):
-    def __init__(self, data: dict[str, datasets.Dataset], steps: list[dict[str, list[int]]], pad_id: int) -> None:
-        self.data, self.steps, self.pad_id = data, steps, pad_id
+    def __init__(
+        self, data: dict[str, datasets.Dataset], steps: list[dict[str, list[int]]], groups: dict[str, str], pad_id: int
+    ) -> None:
+        self.data, self.steps, self.groups, self.pad_id = data, steps, groups, pad_id
 
     def __len__(self) -> int:
         return len(self.steps)
 
     def __getitem__(self, i: int) -> dict[str, dict[str, Any]]:
-        return {name: collate(self.data[name][rows], name, self.pad_id) for name, rows in self.steps[i].items()}
+        batches: dict[str, dict[str, Any]] = {}
+        shared: dict[str, dict[str, Any]] = {}
+        for name, rows in self.steps[i].items():
+            batch = collate(self.data[name][rows], name, self.pad_id)
+            group = self.groups[name]
+            if group in shared:  # same rows as an earlier task of the group: one encoder input
+                batch.update({k: shared[group][k] for k in ("input_ids", "attention_mask", "token_type_ids")})
+            shared.setdefault(group, batch)
+            batch["group"] = group
+            batches[name] = batch
+        return batches
 
 
 class MultiTaskTrainLoader:
@@ -103,7 +126,7 @@ class MultiTaskTrainLoader:
         start, self._resume_at = self._resume_at, 0
         steps = self.sampler.steps()[start:]
         loader = DataLoader(
-            _Steps(self.data, steps, self.pad_id),
+            _Steps(self.data, steps, self.sampler.groups, self.pad_id),
             batch_size=None,
             shuffle=False,
             num_workers=self.num_workers,
