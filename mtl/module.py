@@ -12,7 +12,9 @@ import torch
 from torch import Tensor, nn
 
 from mtl.balancers.base import Weighting
+from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.sum import Sum
+from mtl.balancers.task_gradients import GradientMode, TaskGradients
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
@@ -35,7 +37,13 @@ class MultiTaskModule(L.LightningModule):
     Args:
         encoder: builds the encoder from the vocabulary size.
         heads: task name to a factory building the head from ``(encoder.out_dim, labels)``.
-        balancer: combines the task losses; ``Sum`` by default.
+        balancer: combines the task losses (a :class:`Weighting`) or the task gradients
+            (a :class:`GradientBalancer`, trained with manual optimisation); ``Sum`` by default.
+        gradient_mode: for gradient balancers: per-task gradients of the shared
+            ``parameters`` (exact), or of the shared ``representation`` (cheap; needs the
+            tasks of a step to share one input batch, ``sampling: all`` over one source).
+        grad_clip: clip the gradient norm to this value (works with every balancer;
+            ``trainer.gradient_clip_val`` works only with loss weighting).
         lr: peak learning rate of AdamW.
         weight_decay: AdamW weight decay, not applied to biases and normalisation weights.
         betas: AdamW betas.
@@ -52,7 +60,9 @@ class MultiTaskModule(L.LightningModule):
         self,
         encoder: EncoderFactory,
         heads: dict[str, HeadFactory],
-        balancer: Weighting | None = None,
+        balancer: Weighting | GradientBalancer | None = None,
+        gradient_mode: GradientMode = "parameters",
+        grad_clip: float | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.999),
@@ -77,6 +87,10 @@ class MultiTaskModule(L.LightningModule):
         self.encoder = encoder(vocab_size)
         self.heads = nn.ModuleDict({name: heads[name](self.encoder.out_dim, task_labels[name]) for name in task_labels})
         self.balancer = balancer if balancer is not None else Sum()
+        if isinstance(self.balancer, Weighting):
+            self.balancer.setup_tasks(list(task_labels))
+        self.automatic_optimization = not self.balancer.needs_task_gradients
+        self.task_gradients = TaskGradients(self.encoder)
         self.metrics = nn.ModuleDict(
             {stage: nn.ModuleDict({name: head.make_metrics() for name, head in self.heads.items()}) for stage in ("val", "test")}
         )
@@ -119,18 +133,70 @@ class MultiTaskModule(L.LightningModule):
                 )
 
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
+        if not self.automatic_optimization:
+            return self._gradient_balanced_step(batch)
         losses = self.task_losses(batch)
         total = self.balancer(losses)
         if not torch.isfinite(total):
             return self._skip_nonfinite(losses)
         self._nonfinite_streak = 0
+        self._log_step(batch, losses, total)
+        return total
+
+    def _gradient_balanced_step(self, batch: dict[str, TaskBatch]) -> Tensor | None:
+        """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update."""
+        optimizer = self.optimizers()
+        optimizer.zero_grad(set_to_none=True)
+        tasks = list(batch)
+        groups = [batch[t].get("group", t) for t in tasks]
+        with self.task_gradients.capture_lookups() as lookups:
+            encoded = self.encode_step(batch)
+        lookup_of = dict(zip(dict.fromkeys(groups), lookups))
+        losses = [self.heads[t].loss(self.heads[t](encoded[t], batch[t]), batch[t]) for t in tasks]
+        detached = torch.stack(losses).detach()
+        if not torch.isfinite(detached).all():
+            return self._skip_nonfinite(dict(zip(tasks, losses)))
+        self._nonfinite_streak = 0
+        heads = [self.heads[t] for t in tasks]
+        if self.hparams.gradient_mode == "representation":
+            if len(set(groups)) > 1:
+                raise ValueError(
+                    f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
+                    f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
+                    "'parameters', or declare tasks over one source with data.sampling: all"
+                )
+            gram, update = self.task_gradients.representation_step(losses, heads, encoded[tasks[0]])
+        else:
+            pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
+            gram, update = self.task_gradients.parameters_step(losses, heads, pairs)
+        weights = self.balancer(gram.to(detached.device), detached.double())
+        update.apply(weights)
+        if self.hparams.grad_clip:
+            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
+        optimizer.step()
+        self.lr_schedulers().step()
+        self.balancer.last_weights = dict(zip(tasks, weights.tolist()))
+        total = (weights.to(detached.dtype) * detached).sum()
+        self._log_step(batch, dict(zip(tasks, detached)), total)
+        return total
+
+    def _log_step(self, batch: dict[str, TaskBatch], losses: dict[str, Tensor], total: Tensor) -> None:
         for task, loss in losses.items():
-            size = batch[task]["input_ids"].shape[0]
-            self.log(f"train/{task}/loss", loss, batch_size=size, on_step=True, on_epoch=True)
+            self.log(f"train/{task}/loss", loss, batch_size=batch[task]["input_ids"].shape[0], on_step=True, on_epoch=True)
         for task, weight in self.balancer.last_weights.items():
             self.log(f"train/{task}/weight", weight, on_step=True, on_epoch=False)
         self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=1)
-        return total
+
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        value = gradient_clip_val or self.hparams.grad_clip
+        if value:
+            self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
+
+    def on_train_epoch_end(self) -> None:
+        if isinstance(self.balancer, Weighting):
+            self.balancer.epoch_end()
 
     def _skip_nonfinite(self, losses: dict[str, Tensor]) -> None:
         bad = [task for task, loss in losses.items() if not torch.isfinite(loss)]

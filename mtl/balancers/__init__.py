@@ -1,7 +1,8 @@
-"""Ways of combining the task losses into one training signal."""
+"""Ways of combining the task losses (or their gradients) into one training signal."""
 
 from mtl.balancers.base import Weighting
+from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.static import StaticWeights
 from mtl.balancers.sum import Sum
 
-__all__ = ["Weighting", "Sum", "StaticWeights"]
+__all__ = ["GradientBalancer", "StaticWeights", "Sum", "Weighting"]

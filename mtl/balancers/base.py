@@ -26,6 +26,13 @@ class Weighting(nn.Module):
         """Args: ``losses``, task name to scalar loss. Returns the scalar to minimise."""
         raise NotImplementedError
 
+    def setup_tasks(self, names: list[str]) -> None:
+        """Called once with every task name, before the optimiser is built (create
+        per-task parameters here)."""
+
+    def epoch_end(self) -> None:
+        """Called at the end of every training epoch."""
+
     def _weighted_sum(self, losses: dict[str, Tensor], weights: dict[str, Tensor | float]) -> Tensor:
         self.last_weights = {name: float(weights[name]) for name in losses}
         return torch.stack([losses[name] * weights[name] for name in losses]).sum()

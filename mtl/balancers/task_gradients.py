@@ -1,0 +1,181 @@
+"""Per-task gradients of the shared encoder, their Gram matrix, and the combined update.
+
+Two modes:
+
+- ``parameters``: row ``t`` of ``J`` is task ``t``'s gradient with respect to every
+  trainable encoder parameter. The token-embedding table is never copied per task: its
+  gradient is taken with respect to the looked-up rows (``(B, T, D)``) and summed per
+  token id, so a task's embedding gradient costs ``O(unique tokens x D)``, not
+  ``O(vocabulary x D)``. Dense parameters are stacked once into a ``(T, P)`` matrix.
+- ``representation``: row ``t`` is the gradient with respect to the encoder's outputs
+  (``hidden`` and ``pooled``); this needs all tasks of a step to read the same encoder
+  pass (an input group, ``sampling: all``). One encoder backward then applies the
+  combined update.
+
+In both modes every task head receives its own, unweighted gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from mtl.encoders.embedding import TokenEmbedding
+from mtl.encoders.output import EncoderOutput
+
+GradientMode = Literal["parameters", "representation"]
+
+
+class TaskGradients:
+    """Computes the Gram matrix of the task gradients and writes the combined gradient.
+
+    Args:
+        encoder: the shared encoder.
+        pad_id: token id whose embedding row never trains.
+    """
+
+    def __init__(self, encoder: nn.Module, pad_id: int = 0) -> None:
+        self.encoder = encoder
+        self.pad_id = pad_id
+        tables = [m.embedding for m in encoder.modules() if isinstance(m, TokenEmbedding)]
+        self.lookup: nn.Embedding | None = tables[0] if tables else None
+
+    @contextmanager
+    def capture_lookups(self) -> Iterator[list[Tensor]]:
+        """Records the output of every token-embedding lookup made inside the block."""
+        outputs: list[Tensor] = []
+        if self.lookup is None:
+            yield outputs
+            return
+        handle = self.lookup.register_forward_hook(lambda module, args, out: outputs.append(out))
+        try:
+            yield outputs
+        finally:
+            handle.remove()
+
+    def _dense(self) -> list[nn.Parameter]:
+        table = self.lookup.weight if self.lookup is not None else None
+        return [p for p in self.encoder.parameters() if p.requires_grad and p is not table]
+
+    def parameters_step(
+        self,
+        losses: list[Tensor],
+        heads: list[nn.Module],
+        lookups: list[tuple[Tensor, Tensor]],
+    ) -> tuple[Tensor, "_Update"]:
+        """Per-task gradients of the shared parameters.
+
+        Args:
+            losses: ``T`` scalar task losses.
+            heads: each task's head (receives its own gradient here).
+            lookups: per task, ``(input_ids (B, T), looked-up rows (B, T, D))`` of its
+                encoder pass.
+
+        Returns:
+            The ``(T, T)`` float64 Gram matrix and the update to apply once weights are known.
+        """
+        dense = self._dense()
+        table_trains = self.lookup is not None and self.lookup.weight.requires_grad
+        rows: list[tuple[Tensor, Tensor]] = []
+        flat: list[Tensor] = []
+        for t, (loss, head, (ids, looked_up)) in enumerate(zip(losses, heads, lookups)):
+            head_params = [p for p in head.parameters() if p.requires_grad]
+            inputs = dense + ([looked_up] if table_trains else []) + head_params
+            grads = torch.autograd.grad(loss, inputs, retain_graph=t < len(losses) - 1, allow_unused=True)
+            flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, dense)]))
+            if table_trains:
+                rows.append(_rows_by_token(ids, grads[len(dense)], self.pad_id))
+            _accumulate(head_params, grads[len(dense) + int(table_trains) :])
+        matrix = torch.stack(flat) if dense else None  # (T, P)
+        gram = _gram(matrix) + (_sparse_gram(rows) if rows else 0.0)
+        return gram, _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
+
+    def representation_step(
+        self, losses: list[Tensor], heads: list[nn.Module], encoded: EncoderOutput
+    ) -> tuple[Tensor, "_Update"]:
+        """Per-task gradients with respect to one shared encoder output."""
+        outputs = [encoded.hidden, encoded.pooled]
+        deltas = []
+        for loss, head in zip(losses, heads):
+            head_params = [p for p in head.parameters() if p.requires_grad]
+            grads = torch.autograd.grad(loss, outputs + head_params, retain_graph=True, allow_unused=True)
+            deltas.append(torch.cat([(g if g is not None else torch.zeros_like(o)).reshape(-1) for g, o in zip(grads, outputs)]))
+            _accumulate(head_params, grads[len(outputs) :])
+        matrix = torch.stack(deltas)  # (T, B*T*D + B*D)
+        return _gram(matrix), _Update(outputs=outputs, matrix=matrix)
+
+
+class _Update:
+    """Writes ``sum_t w[t] * J[t]`` to the shared parameters' ``.grad``."""
+
+    def __init__(
+        self,
+        dense: list[nn.Parameter] | None = None,
+        matrix: Tensor | None = None,
+        table: nn.Parameter | None = None,
+        rows: list[tuple[Tensor, Tensor]] | None = None,
+        outputs: list[Tensor] | None = None,
+    ) -> None:
+        self.dense, self.matrix, self.table, self.rows, self.outputs = dense, matrix, table, rows, outputs
+
+    def apply(self, weights: Tensor) -> None:
+        if self.outputs is not None:  # representation mode: one backward through the encoder
+            combined = weights.to(self.matrix.dtype) @ self.matrix  # (N,)
+            parts, start = [], 0
+            for out in self.outputs:
+                parts.append(combined[start : start + out.numel()].view_as(out))
+                start += out.numel()
+            torch.autograd.backward(self.outputs, parts)
+            return
+        if self.matrix is not None:
+            combined = weights.to(self.matrix.dtype) @ self.matrix  # (P,)
+            start = 0
+            for p in self.dense:
+                g = combined[start : start + p.numel()].view_as(p)
+                p.grad = g.clone() if p.grad is None else p.grad + g
+                start += p.numel()
+        if self.table is not None:
+            grad = torch.zeros_like(self.table)
+            for w, (ids, rows) in zip(weights.to(self.table.dtype), self.rows):
+                grad.index_add_(0, ids, rows * w)
+            self.table.grad = grad if self.table.grad is None else self.table.grad + grad
+
+
+def _rows_by_token(ids: Tensor, grad: Tensor, pad_id: int) -> tuple[Tensor, Tensor]:
+    """Sum a lookup's gradient ``(B, T, D)`` per token id: ``(U,)`` ids and ``(U, D)`` rows."""
+    flat_ids = ids.reshape(-1)  # (B*T,)
+    keep = flat_ids != pad_id
+    unique, inverse = torch.unique(flat_ids[keep], return_inverse=True)
+    rows = torch.zeros(unique.numel(), grad.shape[-1], dtype=grad.dtype, device=grad.device)
+    rows.index_add_(0, inverse, grad.reshape(-1, grad.shape[-1])[keep])  # (U, D)
+    return unique, rows
+
+
+def _gram(matrix: Tensor | None) -> Tensor:
+    if matrix is None:
+        return torch.zeros(())
+    m = matrix.double()
+    return m @ m.T  # (T, T)
+
+
+def _sparse_gram(rows: list[tuple[Tensor, Tensor]]) -> Tensor:
+    """Gram matrix of the per-task embedding gradients given as (ids, rows) pairs."""
+    all_ids, inverse = torch.unique(torch.cat([ids for ids, _ in rows]), return_inverse=True)
+    dim = rows[0][1].shape[-1]
+    stacked = torch.zeros(len(rows), all_ids.numel(), dim, dtype=torch.float64, device=all_ids.device)
+    start = 0
+    for t, (ids, r) in enumerate(rows):
+        stacked[t, inverse[start : start + ids.numel()]] = r.double()
+        start += ids.numel()
+    flat = stacked.reshape(len(rows), -1)  # (T, U*D)
+    return flat @ flat.T
+
+
+def _accumulate(params: list[nn.Parameter], grads: tuple[Tensor | None, ...]) -> None:
+    for p, g in zip(params, grads):
+        if g is not None:
+            p.grad = g if p.grad is None else p.grad + g
