@@ -1,0 +1,34 @@
+"""Geometric mean of the task losses."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from mtl.balancers.base import Weighting
+
+
+class GeometricMean(Weighting):
+    """``L = (prod_t L_t)^(1/T)``, computed as ``exp(mean_t log L_t)``.
+
+    The "geometric loss strategy" of Chennupati et al. 2019, *MultiNet++: Multi-Stream
+    Feature Aggregation and Geometric Loss Strategy for Multi-Task Learning* (CVPR
+    Workshops). The total is invariant to the scale of each loss: the effective weight
+    ``dL / dL_t = L / (T L_t)`` shrinks as a task's loss grows, so no task dominates by
+    magnitude. ``last_weights`` holds these effective weights. Every loss must be > 0.
+    """
+
+    def forward(self, losses: dict[str, Tensor]) -> Tensor:
+        names = list(losses)
+        stacked = torch.stack([losses[name] for name in names])  # (T,)
+        not_positive = stacked.detach() <= 0  # NaN compares False: a NaN total is left to the caller
+        if bool(not_positive.any()):
+            bad = {name: float(stacked[i]) for i, name in enumerate(names) if not_positive[i]}
+            raise ValueError(
+                f"GeometricMean needs every task loss to be > 0, but tasks {sorted(bad)} have losses {bad}; "
+                "use a loss that is strictly positive for these tasks, or another balancer such as Sum"
+            )
+        total = stacked.log().mean().exp()  # ()
+        effective = (total.detach() / (len(names) * stacked.detach())).tolist()  # (T,) = dL/dL_t
+        self.last_weights = dict(zip(names, effective))
+        return total

@@ -1,0 +1,72 @@
+"""Weighting and gradient balancers inside a real Trainer: they train, log and checkpoint."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import lightning as L
+import pytest
+import torch
+
+from mtl import ClassificationHead, LSTMEncoder, MultiTaskDataModule, MultiTaskModule, RegressionHead, TaggingHead, Task, TokenizerSpec
+from mtl.balancers import FAMO, DynamicWeightAverage, UncertaintyWeighting
+
+
+def build(files, balancer, **module_args):
+    source = {"path": "json", "data_files": files}
+    tasks = [
+        Task("sentiment", "classification", source, text="text"),
+        Task("det", "tagging", source, text="tokens", label="tags"),
+        Task("length", "regression", source, text="text", label="score"),
+    ]
+    data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
+    model = MultiTaskModule(
+        partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0),
+        {"sentiment": partial(ClassificationHead, pooling="max"), "det": TaggingHead, "length": partial(RegressionHead, pooling="mean")},
+        balancer=balancer,
+        lr=1e-2,
+        vocab_size=data.vocab_size,
+        task_labels=data.task_labels,
+        **module_args,
+    )
+    return data, model
+
+
+def fit(model, data, tmp_path, epochs: int) -> L.Trainer:
+    L.seed_everything(0)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer.fit(model, data)
+    return trainer
+
+
+def test_uncertainty_log_variances_train_and_are_checkpointed(tiny_corpus, fresh_cache, tmp_path) -> None:
+    data, model = build(tiny_corpus, UncertaintyWeighting(regression_tasks=["length"]))
+    trainer = fit(model, data, tmp_path, epochs=2)
+    optimised = {id(p) for group in trainer.optimizers[0].param_groups for p in group["params"]}
+    assert all(id(p) in optimised for p in model.balancer.log_vars.values())
+    log_vars = {k: float(v.detach()) for k, v in model.balancer.log_vars.items()}
+    assert all(abs(v) > 1e-3 for v in log_vars.values()), log_vars  # moved from 0
+    assert log_vars["det"] < log_vars["sentiment"]  # the easier task (lower loss) gets the lower variance
+    ckpt = torch.load(trainer.checkpoint_callback.last_model_path or trainer.checkpoint_callback.best_model_path, weights_only=True)
+    assert {f"balancer.log_vars.{t}" for t in log_vars} <= set(ckpt["state_dict"])
+    assert float(ckpt["state_dict"]["balancer.log_vars.det"]) == pytest.approx(log_vars["det"])
+    assert "train/det/weight" in trainer.callback_metrics
+
+
+def test_dwa_weights_change_after_two_epochs(tiny_corpus, fresh_cache, tmp_path) -> None:
+    balancer = DynamicWeightAverage(temperature=2.0)
+    data, model = build(tiny_corpus, balancer)
+    fit(model, data, tmp_path, epochs=3)
+    weights = balancer.weights
+    assert set(weights) == {"sentiment", "det", "length"}
+    assert sum(weights.values()) == pytest.approx(3.0)
+    assert max(weights.values()) - min(weights.values()) > 1e-3
+
+
+def test_famo_moves_its_logits(tiny_corpus, fresh_cache, tmp_path) -> None:
+    balancer = FAMO()
+    data, model = build(tiny_corpus, balancer)
+    fit(model, data, tmp_path, epochs=1)
+    weights = balancer.task_weights()
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert max(weights.values()) - min(weights.values()) > 1e-3
