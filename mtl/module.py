@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
 from mtl.schedule import Schedule, lr_factor
+from mtl.sharing.base import Alignment
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,10 @@ class MultiTaskModule(L.LightningModule):
         gradient_mode: for gradient balancers: per-task gradients of the shared
             ``parameters`` (exact), or of the shared ``representation`` (cheap; needs the
             tasks of a step to share one input batch, ``sampling: all`` over one source).
+        alignment: a distance-based alignment penalty added to the loss:
+            :class:`mtl.sharing.ParameterDistance` (soft parameter sharing: one encoder per
+            task, all starting from the same weights, pulled together) or
+            :class:`mtl.sharing.RepresentationAlignment` (the tasks' representations).
         grad_clip: clip the gradient norm to this value (works with every balancer;
             ``trainer.gradient_clip_val`` works only with loss weighting).
         lr: peak learning rate of AdamW.
@@ -62,6 +68,7 @@ class MultiTaskModule(L.LightningModule):
         heads: dict[str, HeadFactory],
         balancer: Weighting | GradientBalancer | None = None,
         gradient_mode: GradientMode = "parameters",
+        alignment: Alignment | None = None,
         grad_clip: float | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.01,
@@ -74,7 +81,7 @@ class MultiTaskModule(L.LightningModule):
         task_labels: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["balancer"])
+        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment"])  # plain values only: weights_only loads
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -84,13 +91,26 @@ class MultiTaskModule(L.LightningModule):
                 f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
                 "give exactly one head per task, keyed by the task's name"
             )
-        self.encoder = encoder(vocab_size)
-        self.heads = nn.ModuleDict({name: heads[name](self.encoder.out_dim, task_labels[name]) for name in task_labels})
+        self.alignment = alignment
         self.balancer = balancer if balancer is not None else Sum()
+        shared = encoder(vocab_size)
+        if alignment is not None and alignment.needs_separate_encoders:
+            if self.balancer.needs_task_gradients:
+                raise ValueError(
+                    f"{type(self.balancer).__name__} balances gradients of shared parameters, but "
+                    f"{type(alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
+                )
+            names = list(task_labels)
+            self.encoder = None
+            self.encoders = nn.ModuleDict({n: shared if i == 0 else copy.deepcopy(shared) for i, n in enumerate(names)})
+        else:
+            self.encoder = shared
+            self.encoders = None
+        self.heads = nn.ModuleDict({name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels})
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
-        self.task_gradients = TaskGradients(self.encoder)
+        self.task_gradients = TaskGradients(shared) if self.encoders is None else None
         self.metrics = nn.ModuleDict(
             {stage: nn.ModuleDict({name: head.make_metrics() for name, head in self.heads.items()}) for stage in ("val", "test")}
         )
@@ -98,28 +118,45 @@ class MultiTaskModule(L.LightningModule):
         self._nonfinite_streak = 0
 
     # -- forward -------------------------------------------------------------------------
-    def encode(self, batch: TaskBatch) -> EncoderOutput:
-        return self.encoder(batch["input_ids"], batch["attention_mask"])
+    def encoder_for(self, task: str) -> Encoder:
+        """The encoder ``task`` reads: the shared one, or its own under soft sharing."""
+        return self.encoder if self.encoders is None else self.encoders[task]
+
+    @property
+    def task_encoders(self) -> dict[str, Encoder]:
+        return {task: self.encoder_for(task) for task in self.heads}
+
+    def encode(self, batch: TaskBatch, task: str) -> EncoderOutput:
+        return self.encoder_for(task)(batch["input_ids"], batch["attention_mask"])
 
     def forward(self, batch: TaskBatch, task: str) -> Tensor:
         """The logits of ``task`` for one of its batches."""
-        return self.heads[task](self.encode(batch), batch)
+        return self.heads[task](self.encode(batch, task), batch)
 
     def encode_step(self, batch: dict[str, TaskBatch]) -> dict[str, EncoderOutput]:
         """Encoder outputs of one step's task batches; tasks of one input ``group`` (same
-        rows, see :class:`mtl.data.loader.StepPlan`) share a single encoder pass."""
-        by_group: dict[str, EncoderOutput] = {}
+        rows, see :class:`mtl.data.loader.StepPlan`) reading the same encoder share a
+        single encoder pass."""
+        done: dict[tuple[str, int], EncoderOutput] = {}
         outputs = {}
         for task, b in batch.items():
-            group = b.get("group", task)
-            if group not in by_group:
-                by_group[group] = self.encode(b)
-            outputs[task] = by_group[group]
+            key = (b.get("group", task), id(self.encoder_for(task)))
+            if key not in done:
+                done[key] = self.encode(b, task)
+            outputs[task] = done[key]
         return outputs
 
-    def task_losses(self, batch: dict[str, TaskBatch]) -> dict[str, Tensor]:
+    def task_losses(self, batch: dict[str, TaskBatch]) -> tuple[dict[str, Tensor], dict[str, EncoderOutput]]:
         encoded = self.encode_step(batch)
-        return {task: self.heads[task].loss(self.heads[task](encoded[task], b), b) for task, b in batch.items()}
+        losses = {task: self.heads[task].loss(self.heads[task](encoded[task], b), b) for task, b in batch.items()}
+        return losses, encoded
+
+    def _alignment_penalty(self, encoded: dict[str, EncoderOutput]) -> Tensor | None:
+        if self.alignment is None:
+            return None
+        penalty = self.alignment(self.task_encoders, encoded)
+        self.log("train/alignment", penalty.detach(), on_step=True, on_epoch=True, batch_size=1)
+        return penalty
 
     # -- training ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -135,8 +172,11 @@ class MultiTaskModule(L.LightningModule):
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         if not self.automatic_optimization:
             return self._gradient_balanced_step(batch)
-        losses = self.task_losses(batch)
+        losses, encoded = self.task_losses(batch)
         total = self.balancer(losses)
+        penalty = self._alignment_penalty(encoded)
+        if penalty is not None:
+            total = total + penalty
         if not torch.isfinite(total):
             return self._skip_nonfinite(losses)
         self._nonfinite_streak = 0
@@ -157,6 +197,9 @@ class MultiTaskModule(L.LightningModule):
         if not torch.isfinite(detached).all():
             return self._skip_nonfinite(dict(zip(tasks, losses)))
         self._nonfinite_streak = 0
+        penalty = self._alignment_penalty(encoded)
+        if penalty is not None:  # its gradient first; the task gradients add to .grad
+            self.manual_backward(penalty, retain_graph=True)
         heads = [self.heads[t] for t in tasks]
         if self.hparams.gradient_mode == "representation":
             if len(set(groups)) > 1:
@@ -251,13 +294,13 @@ class MultiTaskModule(L.LightningModule):
     # -- prediction ----------------------------------------------------------------------
     def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
         """Every task's decoded prediction for each input, with its row ``index``."""
-        encoded = self.encode(batch)
         has_pair = bool((batch["token_type_ids"] == 1).any())
         records: list[dict[str, Any]] = [{"index": int(i)} for i in batch["index"]]
+        encoded = self.encode(batch, next(iter(self.heads))) if self.encoders is None else None
         for task, head in self.heads.items():
             if head.requires_text_pair and not has_pair:
                 continue
-            logits = head(encoded, batch)
+            logits = head(self.encode(batch, task) if self.encoders is not None else encoded, batch)
             for record, value in zip(records, head.decode(logits, batch)):
                 record[task] = value
             if head.label_type == "class":

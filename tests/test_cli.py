@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from mtl.cli import MultiTaskCLI, main
 from mtl.data.datamodule import MultiTaskDataModule
@@ -43,6 +44,8 @@ def test_demo_reaches_stated_accuracy_then_tests_and_predicts(tmp_path: Path) ->
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
 
     ckpt = str(run / "checkpoints" / "last.ckpt")
+    state = torch.load(ckpt, weights_only=True)  # plain tensors and values only: safe to load
+    assert state["hyper_parameters"]["vocab_size"] > 0
     test = mtl("test", "-c", config, "--ckpt_path", ckpt, "--trainer.logger=false", "--trainer.enable_progress_bar=false", cwd=tmp_path)
     assert test.returncode == 0, test.stderr[-3000:]
     held_out = json.loads((tmp_path / "runs" / "results-test.json").read_text())["tasks"]
