@@ -91,6 +91,19 @@ class _StepTimer(L.Callback):
         self.starts.append(time.perf_counter())
 
 
+class _Batches:
+    """The pre-built batches as one iterable (a bare list would be read as many loaders)."""
+
+    def __init__(self, batches: list[dict[str, dict]]) -> None:
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
 def lightning_loop(module: MultiTaskModule, batches: list[dict[str, dict]]) -> list[float]:
     timer = _StepTimer()
     trainer = L.Trainer(
@@ -104,7 +117,7 @@ def lightning_loop(module: MultiTaskModule, batches: list[dict[str, dict]]) -> l
         callbacks=[timer],
         accelerator="cpu",
     )
-    trainer.fit(module, train_dataloaders=batches)
+    trainer.fit(module, train_dataloaders=_Batches(batches))
     return [b - a for a, b in zip(timer.starts, timer.starts[1:])]
 
 

@@ -73,7 +73,7 @@ def test_fast_dev_run_as_a_subprocess(tmp_path: Path) -> None:
     config = str(ROOT / "experiments" / "demo.yaml")
     done = mtl("fit", "-c", config, "--trainer.fast_dev_run=true", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "val results after 1 steps" in done.stdout
+    assert "val results after 1 steps" in done.stdout  # fast_dev_run: one step
 
 
 @pytest.mark.parametrize("config", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])

@@ -25,10 +25,14 @@ class CAGrad(GradientBalancer):
     writing ``sqrt(phi) ||g_w|| = min_{t > 0} (sqrt(phi) / 2)(||g_w||^2 / t + t)`` turns it
     into a jointly convex problem in ``(w, t)`` whose ``w``-minimiser at fixed ``t`` is the
     min-norm point of the shifted hull ``{g_i + (t / sqrt(phi)) g0}`` (an exact simplex QP,
-    :func:`~mtl.balancers.solvers.min_norm_simplex`). The optimal ``t`` is the fixed point
+    :func:`~mtl.balancers.solvers.simplex_qp`). The optimal ``t`` is the fixed point
     ``t = ||g_w(t)||``, found by bisection on this monotone condition, accelerated by the
     closed-form root of the condition on the current support (``w(t)`` is affine in ``t``
-    while the support stays the same).
+    while the support stays the same); typically 2-3 QP solves. When ``g_w = 0`` is
+    optimal (0 in the hull, large ``c``) the formula is undefined (the official code
+    divides by ``1e-8``); the update is then the projection of ``g0`` onto the dual cone
+    ``{d : g_i . d >= 0}``, which attains the optimal worst-case improvement 0 inside
+    the ball.
 
     ``exact_with_representation`` is False: the ball and the worst-case improvement are
     defined for parameter gradients; the official code does not offer a representation

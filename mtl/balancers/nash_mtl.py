@@ -9,9 +9,9 @@ from torch import Tensor
 
 from mtl.balancers.gradient import GradientBalancer
 
-#: Relative ridge on the Gram matrix: a zero gradient, or gradients whose hull contains
-#: a positive combination summing to zero, have no finite solution; with the ridge their
-#: weights stay below about ``1e4`` times the typical ones (their direction is zero anyway).
+#: Relative ridge on the Gram matrix: gradients with a positive combination summing to
+#: zero (e.g. g_2 = -g_1) have no finite solution; with the ridge their weights stay below
+#: about ``1e4`` times the typical ones (and that combination adds nothing to ``d``).
 NASH_RIDGE = 1e-8
 
 
@@ -29,7 +29,7 @@ class NashMTL(GradientBalancer):
     minimised by Newton's method with a backtracking line search that keeps ``alpha > 0``
     (globally convergent; quadratic near the solution, typically under 10 steps). It runs on
     ``G / s + NASH_RIDGE * I`` (``s`` the mean squared gradient norm) and maps back with
-    ``alpha / sqrt(s)``.
+    ``alpha / sqrt(s)``. A task whose gradient vanished gets weight 0.
 
     Scale: the weights solve the equation for the Gram matrix as given. The official code
     solves it for ``G / ||G||_F`` (weights ``||G||_F^{1/2}`` times larger) and then clips
@@ -54,12 +54,18 @@ class NashMTL(GradientBalancer):
 
     def forward(self, gram: Tensor, losses: Tensor) -> Tensor:
         gram = gram.to(torch.float64)
-        n = gram.shape[0]
-        scale = float(gram.diagonal().mean())
-        if scale <= 0:  # every gradient vanished: any weights give d = 0
-            return torch.ones(n, dtype=gram.dtype, device=gram.device)
-        g = gram / scale + NASH_RIDGE * torch.eye(n, dtype=gram.dtype, device=gram.device)
-        return bargaining_weights(g, self.max_iter, self.optim_niter) / math.sqrt(scale)
+        diag = gram.diagonal()
+        weights = torch.zeros_like(diag)
+        # A vanished gradient has no bargaining utility (its log is -inf): weight 0.
+        active = torch.nonzero(diag > 1e-24 * float(diag.max())).flatten()
+        if active.numel() == 0:
+            return weights
+        sub = gram[active][:, active]
+        scale = float(sub.diagonal().mean())
+        eye = torch.eye(active.numel(), dtype=gram.dtype, device=gram.device)
+        alpha = bargaining_weights(sub / scale + NASH_RIDGE * eye, self.max_iter, self.optim_niter)
+        weights[active] = alpha / math.sqrt(scale)
+        return weights
 
 
 def bargaining_weights(gram: Tensor, max_iter: int = 20, optim_niter: int = 20, tol: float = 1e-12) -> Tensor:

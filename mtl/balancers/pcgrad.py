@@ -36,6 +36,10 @@ class PCGrad(GradientBalancer):
             self._generator = torch.Generator().manual_seed(seed)
 
     def forward(self, gram: Tensor, losses: Tensor) -> Tensor:
+        return self.projections(gram).sum(0)
+
+    def projections(self, gram: Tensor) -> Tensor:
+        """``(T, T)``: row ``i`` holds the weights of the projected ``g_i'`` (one random order)."""
         gram = gram.to(torch.float64)
         n = gram.shape[0]
         coef = torch.eye(n, dtype=gram.dtype, device=gram.device)  # (T, T) rows: g_i' in g
@@ -47,4 +51,4 @@ class PCGrad(GradientBalancer):
                 dot = coef[i] @ gram[:, j]  # g_i' . g_j
                 if float(dot) < 0 and float(norms2[j]) > tiny:
                     coef[i, j] -= dot / norms2[j]  # g_i' -= (g_i'.g_j / ||g_j||^2) g_j
-        return coef.sum(0)
+        return coef

@@ -2,16 +2,19 @@
 
 Every problem here is posed over task weights ``w`` of the direction ``d = sum_t w_t g_t``
 and needs only the Gram matrix ``G[i, j] = g_i . g_j``: ``d . g_j = (G w)_j`` and
-``||d||^2 = w^T G w``. Both solvers are finite active-set methods (no step sizes), run
-in float64 on the Gram matrix's device and are meant for a handful of tasks (T <= 16).
+``||d||^2 = w^T G w``. Both solvers (:func:`simplex_qp`, with :func:`min_norm_simplex`,
+and :func:`nonneg_quadratic`) are finite active-set methods (no step sizes, exact up to
+rounding), run in float64 on the Gram matrix's device and are meant for a handful of
+tasks (T <= 16).
 
 Rank-deficient Gram matrices (two identical gradients, more tasks than gradient
 dimensions) make the small linear systems of an active-set method singular. Each
 solver therefore works on ``G / s + RIDGE * I`` with ``s = mean(diag(G))``: the scale
 makes tolerances relative, and the ridge of ``1e-12`` (relative to the mean squared
 gradient norm) makes every system positive definite while moving the solution by
-about that relative amount. Among several weight vectors giving the same direction,
-the ridge picks the one of smallest norm.
+about that amount times the conditioning of the active gradients (1e-9 relative on
+well-spread gradients). Among several weight vectors giving the same direction, the
+ridge picks the one of smallest norm.
 """
 
 from __future__ import annotations

@@ -80,4 +80,5 @@ class ResultsTable(L.Callback):
         text = markdown_table(table)
         (directory / f"results-{name}.md").write_text(text + "\n")
         (directory / f"results-{name}.json").write_text(json.dumps(record, indent=2) + "\n")
-        print(f"\n{stage} results after {trainer.global_step} steps ({directory}):\n{text}\n", flush=True)
+        when = f" after {trainer.global_step} steps" if name == "fit" else ""
+        print(f"\n{stage} results{when} ({directory}):\n{text}\n", flush=True)

@@ -37,12 +37,14 @@ class TaskEncoder:
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
         task = self.task
         texts = rows[task.text]
-        if task.type == "tagging":
-            encodings = self.tokenizer.encode_batch([list(words) for words in texts], is_pretokenized=True)
-        elif task.text_pair is not None:
-            encodings = self.tokenizer.encode_batch(list(zip(texts, rows[task.text_pair])))
+        # a column of word lists (tagging, or any task over pre-split text) is encoded as
+        # pre-tokenized words; a column of strings as raw text
+        words = task.type == "tagging" or (len(texts) > 0 and isinstance(texts[0], list))
+        if task.text_pair is not None:
+            pairs = list(zip(texts, rows[task.text_pair]))
+            encodings = self.tokenizer.encode_batch(pairs, is_pretokenized=words)
         else:
-            encodings = self.tokenizer.encode_batch(list(texts))
+            encodings = self.tokenizer.encode_batch([list(t) for t in texts] if words else list(texts), is_pretokenized=words)
         out: dict[str, list[Any]] = {
             "input_ids": [e.ids for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],

@@ -70,3 +70,37 @@ def test_famo_moves_its_logits(tiny_corpus, fresh_cache, tmp_path) -> None:
     weights = balancer.task_weights()
     assert sum(weights.values()) == pytest.approx(1.0)
     assert max(weights.values()) - min(weights.values()) > 1e-3
+
+
+GRADIENT_METHODS = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
+
+
+@pytest.mark.parametrize("mode", ["parameters", "representation"])
+@pytest.mark.parametrize("method", GRADIENT_METHODS)
+def test_every_gradient_method_trains_in_both_modes(method: str, mode: str, tiny_corpus, fresh_cache, tmp_path) -> None:
+    import mtl.balancers
+
+    balancer = getattr(mtl.balancers, method)()
+    source = {"path": "json", "data_files": tiny_corpus}
+    # two tasks over the same rows, so representation mode has one shared encoder pass
+    tasks = [Task("det", "tagging", source, text="tokens", label="tags"), Task("sentiment", "classification", source, text="tokens", label="label")]
+    data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
+    assert data.input_groups() == {"det": "det", "sentiment": "det"}
+    model = MultiTaskModule(
+        partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0),
+        {"det": TaggingHead, "sentiment": partial(ClassificationHead, pooling="max")},
+        balancer=balancer,
+        gradient_mode=mode,
+        grad_clip=5.0,
+        lr=1e-2,
+        vocab_size=data.vocab_size,
+        task_labels=data.task_labels,
+    )
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    L.seed_everything(0)
+    trainer = L.Trainer(max_steps=12, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path, num_sanity_val_steps=0, limit_val_batches=2)
+    trainer.fit(model, data)
+    assert all(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters()))
+    weights = model.balancer.last_weights
+    assert set(weights) == {"det", "sentiment"} and all(map(lambda w: w == w and abs(w) < 1e6, weights.values()))
+    assert torch.isfinite(trainer.callback_metrics["train/loss_step"])

@@ -1,0 +1,322 @@
+"""Gradient balancers on explicit task gradients: rows of ``J`` (T x P), ``gram = J @ J.T``,
+update ``d = w @ J``. Each test checks the property that defines the method."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import minimize
+
+from mtl.balancers.aligned_mtl import AlignedMTL
+from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.dbmtl import DBMTL
+from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gradnorm import GradNorm
+from mtl.balancers.gradvac import GradVac
+from mtl.balancers.imtl import IMTLG
+from mtl.balancers.mgda import MGDA
+from mtl.balancers.nash_mtl import NashMTL
+from mtl.balancers.pcgrad import PCGrad
+from mtl.balancers.solvers import min_norm_simplex, nonneg_quadratic
+from mtl.balancers.upgrad import UPGrad
+
+F64 = torch.float64
+
+
+def conflicting(seed: int, tasks: int = 4, dim: int = 5) -> torch.Tensor:
+    """Random task gradients (rows) with at least one conflicting pair."""
+    gen = torch.Generator().manual_seed(seed)
+    while True:
+        jac = torch.randn(tasks, dim, generator=gen, dtype=F64) * torch.rand(tasks, 1, generator=gen, dtype=F64).add(0.3)
+        gram = jac @ jac.T
+        if bool((gram < 0).any()):
+            return jac
+
+
+def direction(balancer: GradientBalancer, jac: torch.Tensor, losses: torch.Tensor | None = None) -> torch.Tensor:
+    losses = torch.ones(jac.shape[0], dtype=F64) if losses is None else losses
+    return balancer(jac @ jac.T, losses) @ jac
+
+
+def simplex_argmin(fun, tasks: int) -> np.ndarray:  # noqa: ANN001 - a scipy objective
+    """Reference minimiser over the simplex: SLSQP from the centre and every vertex."""
+    starts = [np.full(tasks, 1.0 / tasks), *np.eye(tasks)]
+    runs = [
+        minimize(
+            fun, x0, method="SLSQP", bounds=[(0.0, 1.0)] * tasks,
+            constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1.0}],
+            options={"ftol": 1e-15, "maxiter": 1000},
+        )
+        for x0 in starts
+    ]
+    return min(runs, key=lambda r: r.fun).x
+
+
+# --- MGDA -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mgda_is_the_min_norm_point_of_the_hull(seed: int) -> None:
+    jac = conflicting(seed)
+    gram = jac @ jac.T
+    w = MGDA()(gram, torch.ones(4, dtype=F64))
+    d = w @ jac
+    assert w.sum().item() == pytest.approx(1.0) and bool((w >= 0).all())
+    ref = simplex_argmin(lambda x: x @ gram.numpy() @ x, 4) @ jac.numpy()
+    np.testing.assert_allclose(d.numpy(), ref, atol=1e-6)
+    # KKT: d . g_i >= ||d||^2 everywhere, with equality where w_i > 0.
+    inner, norm2 = jac @ d, d @ d
+    assert bool((inner >= norm2 - 1e-10).all())
+    torch.testing.assert_close(inner[w > 1e-9], norm2.expand(int((w > 1e-9).sum())), atol=1e-10, rtol=0)
+
+
+def test_mgda_hand_values_and_l2_normalization() -> None:
+    jac = torch.tensor([[2.0, 0.0], [0.0, 1.0]], dtype=F64)
+    # Min-norm point of the segment from (2, 0) to (0, 1): (0.2, 0.8) weights, d = (0.4, 0.8).
+    torch.testing.assert_close(MGDA()(jac @ jac.T, torch.ones(2, dtype=F64)), torch.tensor([0.2, 0.8], dtype=F64))
+    # l2: unit gradients get (0.5, 0.5); mapped back to the raw ones: (0.25, 0.5).
+    torch.testing.assert_close(MGDA("l2")(jac @ jac.T, torch.ones(2, dtype=F64)), torch.tensor([0.25, 0.5], dtype=F64))
+    with pytest.raises(ValueError, match="normalization must be one of"):
+        MGDA("max")  # type: ignore[arg-type]
+
+
+# --- PCGrad -----------------------------------------------------------------------------
+
+
+def test_pcgrad_projects_conflicting_pairs() -> None:
+    jac = torch.tensor([[1.0, 0.0, 0.0], [-1.0, 1.0, 0.5]], dtype=F64)
+    balancer = PCGrad(seed=0)
+    projected = balancer.projections(jac @ jac.T) @ jac  # (2, P): g_1', g_2'
+    assert projected[0] @ jac[1] == pytest.approx(0.0, abs=1e-12)
+    assert projected[1] @ jac[0] == pytest.approx(0.0, abs=1e-12)
+    # g_1' = g_1 - (g_1.g_2 / ||g_2||^2) g_2 = (1,0,0) + (1/2.25)(-1,1,.5)
+    torch.testing.assert_close(projected[0], jac[0] + jac[1] / 2.25)
+    torch.testing.assert_close(direction(balancer, jac), projected.sum(0))
+
+
+def test_pcgrad_leaves_agreeing_gradients_alone() -> None:
+    jac = torch.tensor([[1.0, 0.2, 0.0], [0.5, 1.0, 0.3], [0.1, 0.0, 1.0]], dtype=F64)  # no pair conflicts
+    torch.testing.assert_close(direction(PCGrad(seed=1), jac), jac.sum(0))
+
+
+# --- UPGrad -----------------------------------------------------------------------------
+
+
+def project_on_dual_cone(jac: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Brute force: min ||v - g||^2 subject to J v >= 0, in the gradient space."""
+    result = minimize(
+        lambda v: ((v - g) ** 2).sum(), g, jac=lambda v: 2 * (v - g), method="SLSQP",
+        constraints=[{"type": "ineq", "fun": lambda v: jac @ v, "jac": lambda v: jac}],
+        options={"ftol": 1e-15, "maxiter": 1000},
+    )
+    return result.x
+
+
+@pytest.mark.parametrize(("seed", "tasks"), [(0, 4), (3, 4), (4, 6)])
+def test_upgrad_conflicts_with_no_task_and_averages_projections(seed: int, tasks: int) -> None:
+    jac = conflicting(seed, tasks=tasks)
+    d = direction(UPGrad(), jac)
+    assert bool((jac @ d >= -1e-10).all())
+    ref = np.mean([project_on_dual_cone(jac.numpy(), g) for g in jac.numpy()], axis=0)
+    np.testing.assert_allclose(d.numpy(), ref, atol=1e-6)
+
+
+def test_nonneg_quadratic_optimality() -> None:
+    jac = conflicting(5, tasks=5)
+    gram = jac @ jac.T
+    lam = nonneg_quadratic(gram, gram[:, 0])
+    grad = gram @ lam + gram[:, 0]
+    assert bool((lam >= 0).all()) and bool((grad >= -1e-10).all())
+    assert float((lam * grad).abs().max()) < 1e-10
+
+
+# --- IMTL-G -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_imtlg_has_equal_projections_on_unit_gradients(seed: int) -> None:
+    jac = conflicting(seed)
+    w = IMTLG()(jac @ jac.T, torch.ones(4, dtype=F64))
+    assert w.sum().item() == pytest.approx(1.0)
+    units = jac / jac.norm(dim=1, keepdim=True)
+    projections = units @ (w @ jac)
+    torch.testing.assert_close(projections, projections[0].expand(4), atol=1e-10, rtol=0)
+
+
+# --- CAGrad -----------------------------------------------------------------------------
+
+
+def test_cagrad_without_radius_is_the_mean() -> None:
+    jac = conflicting(0)
+    torch.testing.assert_close(direction(CAGrad(c=0.0), jac), jac.mean(0))
+
+
+@pytest.mark.parametrize(("seed", "c"), [(0, 0.4), (1, 0.4), (2, 0.9), (3, 0.1)])
+def test_cagrad_improves_the_worst_task_and_solves_its_dual(seed: int, c: float) -> None:
+    jac = conflicting(seed)
+    gram, g0 = jac @ jac.T, jac.mean(0)
+    d = direction(CAGrad(c=c, rescale=0), jac)
+    assert (jac @ d).min() >= (jac @ g0).min() - 1e-10
+    assert (d - g0).norm() <= c * g0.norm() + 1e-10
+    # The dual objective at the returned weights matches a reference solver's optimum.
+    a, radius = (gram @ torch.full((4,), 0.25, dtype=F64)).numpy(), c * float(g0.norm())
+    dual = lambda x: x @ a + radius * math.sqrt(max(x @ gram.numpy() @ x, 0.0))  # noqa: E731
+    # Strong duality: the best worst-case improvement equals the dual optimum.
+    assert float((jac @ d).min()) == pytest.approx(dual(simplex_argmin(dual, 4)), abs=1e-7)
+    scaled = CAGrad(c=c, rescale=1)(gram, torch.ones(4, dtype=F64))
+    torch.testing.assert_close(scaled, CAGrad(c=c, rescale=0)(gram, torch.ones(4, dtype=F64)) / (1 + c**2))
+
+
+# --- Nash-MTL ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_nash_mtl_solves_the_bargaining_equation(seed: int) -> None:
+    jac = conflicting(seed)
+    gram = jac @ jac.T
+    alpha = NashMTL()(gram, torch.ones(4, dtype=F64))
+    assert bool((alpha > 0).all())
+    torch.testing.assert_close(alpha * (gram @ alpha), torch.ones(4, dtype=F64), atol=1e-4, rtol=0)
+    # Scaling the gradients by 2 halves the weights (the equation is homogeneous of degree -2).
+    torch.testing.assert_close(NashMTL()(4 * gram, torch.ones(4, dtype=F64)), alpha / 2)
+
+
+# --- Aligned-MTL ------------------------------------------------------------------------
+
+
+def test_aligned_mtl_makes_gradients_orthonormal_up_to_scale() -> None:
+    jac = conflicting(0)
+    gram = jac @ jac.T
+    balancer = AlignedMTL()
+    b = balancer.alignment(gram)
+    aligned_gram = b @ gram @ b  # Gram matrix of the rows of B J
+    sigma2 = torch.linalg.eigvalsh(gram).min()
+    torch.testing.assert_close(aligned_gram, sigma2 * torch.eye(4, dtype=F64))
+    torch.testing.assert_close(balancer(gram, torch.ones(4, dtype=F64)), b.sum(1))
+    rmse = AlignedMTL("rmse").alignment(gram)
+    torch.testing.assert_close(rmse @ gram @ rmse, torch.linalg.eigvalsh(gram).mean() * torch.eye(4, dtype=F64))
+
+
+def test_aligned_mtl_on_a_rank_deficient_gram_is_a_scaled_projector() -> None:
+    jac = conflicting(1, tasks=4, dim=2)  # rank 2
+    gram = jac @ jac.T
+    b = AlignedMTL("median").alignment(gram)
+    aligned_gram = b @ gram @ b
+    eig = torch.linalg.eigvalsh(aligned_gram)
+    torch.testing.assert_close(eig[:2], torch.zeros(2, dtype=F64), atol=1e-10, rtol=0)
+    torch.testing.assert_close(eig[2], eig[3])  # equal norms, orthogonal, in the span
+
+
+# --- GradVac ----------------------------------------------------------------------------
+
+
+def test_gradvac_raises_cosines_to_their_targets_and_tracks_them() -> None:
+    jac = torch.tensor([[1.0, 0.0, 0.0], [0.6, 0.8, 0.0]], dtype=F64)  # cos = 0.6
+    balancer = GradVac(beta=0.1, seed=0)
+    balancer.targets = torch.tensor([[0.0, 0.9], [0.9, 0.0]], dtype=F64)
+    w = balancer(jac @ jac.T, torch.ones(2, dtype=F64))
+    # w = (1 + c_1, 1 + c_0): g_0' = g_0 + c_0 g_1 and g_1' = g_1 + c_1 g_0.
+    g0_new, g1_new = jac[0] + (w[1] - 1) * jac[1], jac[1] + (w[0] - 1) * jac[0]
+    cos = lambda u, v: float(u @ v / (u.norm() * v.norm()))  # noqa: E731
+    assert cos(g0_new, jac[1]) == pytest.approx(0.9)
+    assert cos(g1_new, jac[0]) == pytest.approx(0.9)
+    torch.testing.assert_close(balancer.targets, torch.tensor([[0.0, 0.87], [0.87, 0.0]], dtype=F64))
+    # Above their targets, gradients are left alone (the targets still move).
+    balancer.targets = torch.full((2, 2), -0.5, dtype=F64)
+    torch.testing.assert_close(balancer(jac @ jac.T, torch.ones(2, dtype=F64)), torch.ones(2, dtype=F64))
+    assert balancer.targets[0, 1].item() == pytest.approx(0.9 * -0.5 + 0.1 * 0.6)
+
+
+def test_gradvac_state_round_trip() -> None:
+    jac = conflicting(2, tasks=3)
+    balancer = GradVac(seed=3)
+    balancer(jac @ jac.T, torch.ones(3, dtype=F64))
+    restored = GradVac(seed=3)
+    restored.load_state_dict(balancer.state_dict())
+    torch.testing.assert_close(restored.targets, balancer.targets)
+
+
+# --- GradNorm ---------------------------------------------------------------------------
+
+
+def test_gradnorm_favours_slow_tasks_and_round_trips() -> None:
+    gram = torch.eye(2, dtype=F64)  # orthogonal unit gradients
+    balancer = GradNorm(alpha=1.5, lr=0.025)
+    torch.testing.assert_close(balancer(gram, torch.tensor([1.0, 1.0], dtype=F64)), torch.ones(2, dtype=F64))
+    slow_first = torch.tensor([0.9, 0.5], dtype=F64)  # task 0 trains slower: r = (9/7, 5/7)
+    torch.testing.assert_close(balancer(gram, slow_first), torch.ones(2, dtype=F64))
+    # Hand step: |w_i - mean(w) r_i^1.5| pulls w_0 up and w_1 down by lr * ||g_i|| = 0.025.
+    torch.testing.assert_close(balancer.weights, torch.tensor([1.025, 0.975], dtype=F64))
+    for _ in range(5):
+        w = balancer(gram, slow_first)
+        assert w.sum().item() == pytest.approx(2.0)
+    assert w[0] > 1.1 > 0.9 > w[1]
+    restored = GradNorm()
+    restored.load_state_dict(balancer.state_dict())
+    torch.testing.assert_close(restored(gram, slow_first), balancer(gram, slow_first))
+
+
+# --- DB-MTL -----------------------------------------------------------------------------
+
+
+def test_dbmtl_equalises_log_gradient_norms() -> None:
+    jac = conflicting(0)
+    losses = torch.tensor([2.0, 0.5, 1.0, 3.0], dtype=F64)
+    w = DBMTL(beta=0.0)(jac @ jac.T, losses)
+    scaled = (w[:, None] * jac).norm(dim=1)  # ||w_i g_i|| = max_j ||grad log L_j||
+    torch.testing.assert_close(scaled, (jac.norm(dim=1) / losses).max().expand(4))
+
+
+def test_dbmtl_ema_of_norms_and_state_round_trip() -> None:
+    gram, losses = torch.diag(torch.tensor([1.0, 4.0], dtype=F64)), torch.ones(2, dtype=F64)
+    balancer = DBMTL(beta=0.5, beta_sigma=0.5)
+    balancer(gram, losses)  # norms (1, 2); EMA = 0.5 * (1, 2)
+    balancer(4 * gram, losses)  # norms (2, 4); rate 0.5 / sqrt(2)
+    rate = 0.5 / math.sqrt(2)
+    torch.testing.assert_close(balancer.norms, torch.tensor([2.0, 4.0], dtype=F64) * (1 - rate) + rate * torch.tensor([0.5, 1.0], dtype=F64))
+    restored = DBMTL(beta=0.5, beta_sigma=0.5)
+    restored.load_state_dict(balancer.state_dict())
+    assert int(restored.step) == 2
+    torch.testing.assert_close(restored(gram, losses), balancer(gram, losses))
+
+
+# --- every method -----------------------------------------------------------------------
+
+ALL = [
+    MGDA, lambda: MGDA("loss+"), lambda: PCGrad(seed=0), CAGrad, IMTLG, lambda: GradVac(seed=0),
+    AlignedMTL, NashMTL, UPGrad, GradNorm, DBMTL,
+]
+
+
+@pytest.mark.parametrize("make", ALL)
+@pytest.mark.parametrize("case", ["duplicate", "opposite", "single", "zero"])
+def test_every_method_is_finite_on_degenerate_grams(make, case: str) -> None:  # noqa: ANN001
+    jac = {
+        "duplicate": torch.tensor([[1.0, 2.0, 0.0], [1.0, 2.0, 0.0], [-1.0, 0.5, 1.0]], dtype=F64),
+        "opposite": torch.tensor([[1.0, -1.0], [-1.0, 1.0]], dtype=F64),
+        "single": torch.tensor([[0.5, -1.0, 2.0]], dtype=F64),
+        "zero": torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=F64),
+    }[case]
+    balancer = make()
+    for _ in range(2):  # stateful methods: the first and a later step
+        w = balancer(jac @ jac.T, torch.full((jac.shape[0],), 0.7, dtype=F64))
+        assert w.shape == (jac.shape[0],) and w.dtype == F64
+        assert bool(torch.isfinite(w).all()), w
+
+
+def test_representation_flags() -> None:
+    exact = {cls for cls in (MGDA, IMTLG, AlignedMTL) if cls.exact_with_representation}
+    approximate = {cls for cls in (PCGrad, CAGrad, GradVac, NashMTL, UPGrad, GradNorm, DBMTL) if not cls.exact_with_representation}
+    assert exact == {MGDA, IMTLG, AlignedMTL} and len(approximate) == 7
+    assert all(cls.needs_task_gradients for cls in (MGDA, PCGrad, UPGrad))
+
+
+def test_min_norm_simplex_closed_form_for_two() -> None:
+    jac = torch.tensor([[3.0, 1.0], [-1.0, 2.0]], dtype=F64)
+    gram = jac @ jac.T
+    # w_1 = (g_2 - g_1) . g_2 / ||g_1 - g_2||^2, clipped to [0, 1].
+    w1 = float((jac[1] - jac[0]) @ jac[1] / (jac[0] - jac[1]).pow(2).sum())
+    torch.testing.assert_close(min_norm_simplex(gram), torch.tensor([w1, 1 - w1], dtype=F64))
