@@ -10,7 +10,7 @@ from typing import Any
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from mtl.callbacks import PredictionWriter, ResultsTable
+from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
 from mtl.config_check import class_path_errors
 
 from mtl.data.datamodule import MultiTaskDataModule
@@ -42,6 +42,7 @@ class MultiTaskCLI(LightningCLI):
         )
         parser.add_lightning_class_args(ResultsTable, "results")
         parser.add_lightning_class_args(PredictionWriter, "predictions")
+        parser.add_lightning_class_args(BalancerPlots, "plots")
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="instantiate")
         parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
 

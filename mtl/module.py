@@ -116,6 +116,7 @@ class MultiTaskModule(L.LightningModule):
         )
         self._updated: dict[str, set[str]] = {"val": set(), "test": set()}
         self._nonfinite_streak = 0
+        self.last_cosines: dict[tuple[str, str], float] = {}
 
     # -- forward -------------------------------------------------------------------------
     def encoder_for(self, task: str) -> Encoder:
@@ -214,6 +215,7 @@ class MultiTaskModule(L.LightningModule):
             gram, update = self.task_gradients.parameters_step(losses, heads, pairs)
         weights = self.balancer(gram.to(detached.device), detached.double())
         update.apply(weights)
+        self._log_gradient_geometry(tasks, gram)
         if self.hparams.grad_clip:
             self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
         optimizer.step()
@@ -222,6 +224,17 @@ class MultiTaskModule(L.LightningModule):
         total = (weights.to(detached.dtype) * detached).sum()
         self._log_step(batch, dict(zip(tasks, detached)), total)
         return total
+
+    def _log_gradient_geometry(self, tasks: list[str], gram: Tensor) -> None:
+        """Per-task gradient norms and pairwise cosine similarities (gradient conflict),
+        read off the Gram matrix; kept in ``last_cosines`` for the diagnostics callback."""
+        norms = gram.diagonal().clamp_min(0).sqrt()  # (T,)
+        cosines = gram / (norms[:, None] * norms[None, :]).clamp_min(1e-12)  # (T, T)
+        self.last_cosines = {(a, b): float(cosines[i, j]) for i, a in enumerate(tasks) for j, b in enumerate(tasks) if i < j}
+        for task, norm in zip(tasks, norms.tolist()):
+            self.log(f"grad/{task}/norm", norm, on_step=True, on_epoch=False)
+        for (a, b), cosine in self.last_cosines.items():
+            self.log(f"grad/cosine/{a}~{b}", cosine, on_step=True, on_epoch=False)
 
     def _log_step(self, batch: dict[str, TaskBatch], losses: dict[str, Tensor], total: Tensor) -> None:
         for task, loss in losses.items():

@@ -1,6 +1,7 @@
 """Lightning callbacks of mtl."""
 
+from mtl.callbacks.balancer_plots import BalancerPlots
 from mtl.callbacks.prediction_writer import PredictionWriter
 from mtl.callbacks.results_table import ResultsTable
 
-__all__ = ["PredictionWriter", "ResultsTable"]
+__all__ = ["BalancerPlots", "PredictionWriter", "ResultsTable"]

@@ -104,3 +104,25 @@ def test_every_gradient_method_trains_in_both_modes(method: str, mode: str, tiny
     weights = model.balancer.last_weights
     assert set(weights) == {"det", "sentiment"} and all(map(lambda w: w == w and abs(w) < 1e6, weights.values()))
     assert torch.isfinite(trainer.callback_metrics["train/loss_step"])
+
+
+def test_gradient_geometry_is_logged_and_plotted(tiny_corpus, fresh_cache, tmp_path) -> None:
+    from mtl.balancers import MGDA
+    from mtl.callbacks import BalancerPlots
+
+    data, model = build(tiny_corpus, MGDA())
+    plots = BalancerPlots()
+    L.seed_everything(0)
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path, callbacks=[plots])
+    trainer.fit(model, data)
+    metrics = trainer.callback_metrics
+    pairs = [("sentiment", "det"), ("sentiment", "length"), ("det", "length")]
+    for a, b in pairs:
+        assert -1.0 - 1e-6 <= float(metrics[f"grad/cosine/{a}~{b}"]) <= 1.0 + 1e-6
+    assert all(float(metrics[f"grad/{t}/norm"]) > 0 for t in ("sentiment", "det", "length"))
+    assert set(plots.cosines) == set(pairs) and len(plots.weights["det"]) == trainer.global_step
+    # MGDA's weights are a convex combination at every step
+    for step in range(trainer.global_step):
+        assert sum(plots.weights[t][step][1] for t in ("sentiment", "det", "length")) == pytest.approx(1.0, abs=1e-6)
+    assert (tmp_path / "task_weights.png").stat().st_size > 1000
+    assert (tmp_path / "gradient_conflict.png").stat().st_size > 1000
