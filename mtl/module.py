@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from mtl.balancers.base import Weighting
+from mtl.balancers.distributed import average_gradients, mean_over_processes
 from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.sum import Sum
 from mtl.balancers.task_gradients import GradientMode, TaskGradients
@@ -194,13 +195,14 @@ class MultiTaskModule(L.LightningModule):
             encoded = self.encode_step(batch)
         lookup_of = dict(zip(dict.fromkeys(groups), lookups))
         losses = [self.heads[t].loss(self.heads[t](encoded[t], batch[t]), batch[t]) for t in tasks]
-        detached = torch.stack(losses).detach()
+        detached = mean_over_processes(torch.stack(losses).detach())  # the global batch's losses
         if not torch.isfinite(detached).all():
             return self._skip_nonfinite(dict(zip(tasks, losses)))
         self._nonfinite_streak = 0
         penalty = self._alignment_penalty(encoded)
         if penalty is not None:  # its gradient first; the task gradients add to .grad
             self.manual_backward(penalty, retain_graph=True)
+            average_gradients([p for p in self.parameters() if p.grad is not None])
         heads = [self.heads[t] for t in tasks]
         if self.hparams.gradient_mode == "representation":
             if len(set(groups)) > 1:
@@ -249,6 +251,13 @@ class MultiTaskModule(L.LightningModule):
         value = gradient_clip_val or self.hparams.grad_clip
         if value:
             self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
+
+    def on_train_start(self) -> None:
+        # Gradient balancers reduce the task gradients themselves (see TaskGradients);
+        # DDP's automatic all-reduce of .grad would mix in partial sums.
+        wrapper = self.trainer.strategy.model
+        if not self.automatic_optimization and hasattr(wrapper, "require_backward_grad_sync"):
+            wrapper.require_backward_grad_sync = False
 
     def on_train_epoch_end(self) -> None:
         if isinstance(self.balancer, Weighting):

@@ -13,6 +13,12 @@ Two modes:
   combined update.
 
 In both modes every task head receives its own, unweighted gradient.
+
+Under data parallelism (DDP) the module turns off DDP's own gradient synchronisation
+and these methods reduce instead: the per-task gradients (parameters mode) or the Gram
+matrix (representation mode) are combined over processes before the weights are found,
+so every process finds the same weights and makes the update one process would make on
+the global batch.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mtl.balancers.distributed import average_gradients, gather_rows, mean_over_processes, sum_over_processes, world_size
 from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.output import EncoderOutput
 
@@ -88,9 +95,10 @@ class TaskGradients:
             grads = torch.autograd.grad(loss, inputs, retain_graph=t < len(losses) - 1, allow_unused=True)
             flat.append(torch.cat([(g if g is not None else torch.zeros_like(p)).reshape(-1) for g, p in zip(grads, dense)]))
             if table_trains:
-                rows.append(_rows_by_token(ids, grads[len(dense)], self.pad_id))
+                rows.append(gather_rows(*_rows_by_token(ids, grads[len(dense)], self.pad_id)))
             _accumulate(head_params, grads[len(dense) + int(table_trains) :])
-        matrix = torch.stack(flat) if dense else None  # (T, P)
+            average_gradients(head_params)
+        matrix = mean_over_processes(torch.stack(flat)) if dense else None  # (T, P), global-batch gradients
         gram = _gram(matrix) + (_sparse_gram(rows) if rows else 0.0)
         return gram, _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
 
@@ -105,8 +113,13 @@ class TaskGradients:
             grads = torch.autograd.grad(loss, outputs + head_params, retain_graph=True, allow_unused=True)
             deltas.append(torch.cat([(g if g is not None else torch.zeros_like(o)).reshape(-1) for g, o in zip(grads, outputs)]))
             _accumulate(head_params, grads[len(outputs) :])
+            average_gradients(head_params)
         matrix = torch.stack(deltas)  # (T, B*T*D + B*D)
-        return _gram(matrix), _Update(outputs=outputs, matrix=matrix)
+        # The global batch's representation gradients are every process's, each divided
+        # by the number of processes W: their Gram matrix is the sum of the local ones / W².
+        gram = sum_over_processes(_gram(matrix)) / world_size() ** 2
+        shared = [p for p in self.encoder.parameters() if p.requires_grad]
+        return gram, _Update(outputs=outputs, matrix=matrix, shared=shared)
 
 
 class _Update:
@@ -119,8 +132,10 @@ class _Update:
         table: nn.Parameter | None = None,
         rows: list[tuple[Tensor, Tensor]] | None = None,
         outputs: list[Tensor] | None = None,
+        shared: list[nn.Parameter] | None = None,
     ) -> None:
         self.dense, self.matrix, self.table, self.rows, self.outputs = dense, matrix, table, rows, outputs
+        self.shared = shared
 
     def apply(self, weights: Tensor) -> None:
         if self.outputs is not None:  # representation mode: one backward through the encoder
@@ -130,6 +145,7 @@ class _Update:
                 parts.append(combined[start : start + out.numel()].view_as(out))
                 start += out.numel()
             torch.autograd.backward(self.outputs, parts)
+            average_gradients(self.shared)
             return
         if self.matrix is not None:
             combined = weights.to(self.matrix.dtype) @ self.matrix  # (P,)
