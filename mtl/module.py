@@ -204,22 +204,32 @@ class MultiTaskModule(L.LightningModule):
             self.manual_backward(penalty, retain_graph=True)
             average_gradients([p for p in self.parameters() if p.grad is not None])
         heads = [self.heads[t] for t in tasks]
-        if self.hparams.gradient_mode == "representation":
-            if len(set(groups)) > 1:
-                raise ValueError(
-                    f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
-                    f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
-                    "'parameters', or declare tasks over one source with data.sampling: all"
-                )
-            gram, update = self.task_gradients.representation_step(losses, heads, encoded[tasks[0]])
-        else:
-            pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
-            gram, update = self.task_gradients.parameters_step(losses, heads, pairs)
-        weights = self.balancer(gram.to(detached.device), detached.double())
-        update.apply(weights)
+        # fp16 mixed precision: gradients come from scaled losses (no underflow) and stay
+        # scaled for the scaler's unscale/inf-check in optimizer.step(); the balancer sees
+        # the Gram matrix of the true gradients.
+        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        scaled = [scaler.scale(loss) for loss in losses] if scaler is not None else losses
+        scale = float(scaler.get_scale()) if scaler is not None else 1.0
+        # Gram matrix, weights and their combination in full precision (outside autocast)
+        with torch.autocast(self.device.type, enabled=False):
+            if self.hparams.gradient_mode == "representation":
+                if len(set(groups)) > 1:
+                    raise ValueError(
+                        f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
+                        f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
+                        "'parameters', or declare tasks over one source with data.sampling: all"
+                    )
+                gram, update = self.task_gradients.representation_step(scaled, heads, encoded[tasks[0]])
+            else:
+                pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
+                gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)
+            gram = gram / scale**2
+            weights = self.balancer(gram.to(detached.device), detached.double())
+            update.apply(weights)
         self._log_gradient_geometry(tasks, gram)
-        if self.hparams.grad_clip:
-            self.clip_gradients(optimizer, gradient_clip_val=self.hparams.grad_clip, gradient_clip_algorithm="norm")
+        if self.hparams.grad_clip:  # on the still-scaled gradients, so the threshold scales too
+            trainable = [p for p in self.parameters() if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(trainable, self.hparams.grad_clip * scale)
         optimizer.step()
         self.lr_schedulers().step()
         self.balancer.last_weights = dict(zip(tasks, weights.tolist()))
