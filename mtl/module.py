@@ -16,7 +16,7 @@ from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
 from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.sum import Sum
-from mtl.balancers.task_gradients import GradientMode, TaskGradients
+from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
@@ -194,7 +194,16 @@ class MultiTaskModule(L.LightningModule):
         with self.task_gradients.capture_lookups() as lookups:
             encoded = self.encode_step(batch)
         lookup_of = dict(zip(dict.fromkeys(groups), lookups))
-        losses = [self.heads[t].loss(self.heads[t](encoded[t], batch[t]), batch[t]) for t in tasks]
+        representation = self.hparams.gradient_mode == "representation"
+        if representation and len(set(groups)) > 1:
+            raise ValueError(
+                f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
+                f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
+                "'parameters', or declare tasks over one source with data.sampling: all"
+            )
+        leaf = representation_leaf(encoded[tasks[0]]) if representation else None
+        inputs = {t: leaf for t in tasks} if representation else encoded
+        losses = [self.heads[t].loss(self.heads[t](inputs[t], batch[t]), batch[t]) for t in tasks]
         detached = mean_over_processes(torch.stack(losses).detach())  # the global batch's losses
         if not torch.isfinite(detached).all():
             return self._skip_nonfinite(dict(zip(tasks, losses)))
@@ -212,14 +221,8 @@ class MultiTaskModule(L.LightningModule):
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # Gram matrix, weights and their combination in full precision (outside autocast)
         with torch.autocast(self.device.type, enabled=False):
-            if self.hparams.gradient_mode == "representation":
-                if len(set(groups)) > 1:
-                    raise ValueError(
-                        f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
-                        f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
-                        "'parameters', or declare tasks over one source with data.sampling: all"
-                    )
-                gram, update = self.task_gradients.representation_step(scaled, heads, encoded[tasks[0]])
+            if representation:
+                gram, update = self.task_gradients.representation_step(scaled, heads, leaf, encoded[tasks[0]])
             else:
                 pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
                 gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)

@@ -103,16 +103,26 @@ class TaskGradients:
         return gram, _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
 
     def representation_step(
-        self, losses: list[Tensor], heads: list[nn.Module], encoded: EncoderOutput
+        self, losses: list[Tensor], heads: list[nn.Module], leaf: EncoderOutput, encoded: EncoderOutput
     ) -> tuple[Tensor, "_Update"]:
-        """Per-task gradients with respect to one shared encoder output."""
+        """Per-task gradients with respect to one shared encoder output.
+
+        Args:
+            losses: the task losses, computed by the heads from ``leaf``.
+            heads: each task's head.
+            leaf: :func:`representation_leaf` of ``encoded``: the heads' input, cut from
+                the encoder's graph so that the gradient at ``hidden`` does not already
+                contain the part that reaches it through ``pooled``.
+            encoded: the encoder's output, through which the combined gradient flows back.
+        """
+        inputs = [leaf.hidden, leaf.pooled]
         outputs = [encoded.hidden, encoded.pooled]
         deltas = []
         for loss, head in zip(losses, heads):
             head_params = [p for p in head.parameters() if p.requires_grad]
-            grads = torch.autograd.grad(loss, outputs + head_params, retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(loss, inputs + head_params, retain_graph=True, allow_unused=True)
             deltas.append(torch.cat([(g if g is not None else torch.zeros_like(o)).reshape(-1) for g, o in zip(grads, outputs)]))
-            _accumulate(head_params, grads[len(outputs) :])
+            _accumulate(head_params, grads[len(inputs) :])
             average_gradients(head_params)
         matrix = torch.stack(deltas)  # (T, B*T*D + B*D)
         # The global batch's representation gradients are every process's, each divided
@@ -159,6 +169,16 @@ class _Update:
             for w, (ids, rows) in zip(weights.to(self.table.dtype), self.rows):
                 grad.index_add_(0, ids, rows * w)
             self.table.grad = grad if self.table.grad is None else self.table.grad + grad
+
+
+def representation_leaf(encoded: EncoderOutput) -> EncoderOutput:
+    """A copy of an encoder output whose ``hidden`` and ``pooled`` are leaves of their own
+    (the heads read it in representation mode)."""
+    return EncoderOutput(
+        hidden=encoded.hidden.detach().requires_grad_(),
+        pooled=encoded.pooled.detach().requires_grad_(),
+        mask=encoded.mask,
+    )
 
 
 def _rows_by_token(ids: Tensor, grad: Tensor, pad_id: int) -> tuple[Tensor, Tensor]:

@@ -7,7 +7,7 @@ from functools import partial
 import pytest
 import torch
 
-from mtl.balancers.task_gradients import TaskGradients
+from mtl.balancers.task_gradients import TaskGradients, representation_leaf
 from mtl.encoders import CNNEncoder, LSTMEncoder, TransformerEncoder
 from mtl.heads import ClassificationHead, TaggingHead
 
@@ -81,8 +81,10 @@ def test_parameter_mode_gram_and_update_are_exact(name: str) -> None:
             torch.testing.assert_close(p.grad, g)
 
 
-def test_representation_mode_matches_a_weighted_backward() -> None:
-    encoder, heads, batches = setup("lstm")
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_representation_mode_matches_a_weighted_backward(name: str) -> None:
+    """Also where ``pooled`` is computed from ``hidden`` (CNN, Transformer): that path counts once."""
+    encoder, heads, batches = setup(name)
     one = batches[0] | {"labels": batches[0]["class_labels"]}
     other = batches[0] | {"labels": batches[0]["tag_labels"]}
     weights = torch.tensor([2.0, 0.5], dtype=torch.float64)
@@ -92,8 +94,9 @@ def test_representation_mode_matches_a_weighted_backward() -> None:
     expected = torch.autograd.grad(expected_loss, list(encoder.parameters()))
 
     encoded = encoder(one["input_ids"], one["attention_mask"])
-    losses = [heads[0].loss(heads[0](encoded, one), one), heads[1].loss(heads[1](encoded, other), other)]
-    gram, update = TaskGradients(encoder).representation_step(losses, heads, encoded)
+    leaf = representation_leaf(encoded)
+    losses = [heads[0].loss(heads[0](leaf, one), one), heads[1].loss(heads[1](leaf, other), other)]
+    gram, update = TaskGradients(encoder).representation_step(losses, heads, leaf, encoded)
     assert gram.shape == (2, 2) and gram[0, 0] > 0 and gram[1, 1] > 0
     update.apply(weights)
     for p, g in zip(encoder.parameters(), expected):
