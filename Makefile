@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead demo glue ud-ewt clean help
+.PHONY: setup train test bench-overhead bench-balancers demo glue ud-ewt clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -16,6 +16,7 @@ help:
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
+	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
 
 setup: $(STAMP)
 
@@ -48,3 +49,19 @@ bench-overhead: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Balancer cost next to torchjd (registry) and LibMTL (source tree in LIBMTL_SRC, optional),
+# in its own environment so the peers never enter .venv.
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r constraints.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . 'torchjd[full]'
+	touch $(BENCH_STAMP)
+
+bench-balancers: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/balancers.py
