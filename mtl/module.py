@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -343,6 +344,24 @@ class MultiTaskModule(L.LightningModule):
                     record[f"{task}_probability"] = round(p, 4)
         return records
 
+    # -- checkpoints -----------------------------------------------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the random state (dropout masks) so a resumed run continues exactly."""
+        checkpoint["random_state"] = {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("random_state")
+        if state is None:
+            return
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])
+        random.setstate(_as_tuples(state["python"]))
+
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         decay, no_decay = [], []
@@ -361,3 +380,8 @@ class MultiTaskModule(L.LightningModule):
             optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def _as_tuples(value: Any) -> Any:
+    """``random.setstate`` needs tuples where a checkpoint may hold lists."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -15,7 +15,7 @@ from mtl.data.bucketing import sorted_batches
 from mtl.data.collate import collate
 from mtl.data.encoding import InputEncoder, encode_split
 from mtl.data.errors import DataError
-from mtl.data.loader import MultiTaskTrainLoader, StepPlan
+from mtl.data.loader import MultiTaskTrainLoader, StepPlan, own_generator
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
@@ -237,7 +237,13 @@ class MultiTaskDataModule(L.LightningDataModule):
     def _eval_loader(self, name: str, role: str) -> DataLoader:
         split = self._split(name, role) if name != PREDICT_TASK else self.encoded[name][role]
         batches = sorted_batches(split["length"], self.eval_batch_size)
-        return DataLoader(_Batches(split, batches, name), batch_size=None, shuffle=False, num_workers=self.num_workers)
+        return DataLoader(
+            _Batches(split, batches, name),
+            batch_size=None,
+            shuffle=False,
+            num_workers=self.num_workers,
+            generator=own_generator(self.seed),
+        )
 
 
 class _Batches(Dataset):

@@ -7,11 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import datasets
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from mtl.data.bucketing import batches_per_pass, bucketed_batches
 from mtl.data.collate import collate
 from mtl.data.sampling import TaskSampler
+
+
+def own_generator(seed: int) -> torch.Generator:
+    """A generator for a ``DataLoader``: without one, every new iterator draws its worker
+    seed from the global random state, which would shift dropout masks after a resume."""
+    return torch.Generator().manual_seed(seed)
 
 
 class StepPlan:
@@ -131,6 +138,7 @@ class MultiTaskTrainLoader:
             shuffle=False,
             num_workers=self.num_workers,
             persistent_workers=False,
+            generator=own_generator(self.sampler.seed),
         )
         self._position = start
         for batch in loader:
