@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
@@ -36,6 +36,17 @@ class TaskHead(nn.Module):
     label_type: ClassVar[str]
     #: The metric to report first and to monitor, e.g. ``"accuracy"``.
     primary_metric: str
+
+    def _set_metrics(self, metrics: Sequence[str], available: Mapping[str, object]) -> None:
+        """Check the metric names against ``available``; the first is the primary one."""
+        unknown = [m for m in metrics if m not in available]
+        if unknown or not metrics:
+            raise ValueError(
+                f"{type(self).__name__}: metrics {list(metrics)} has unknown or no names {unknown}; "
+                f"choose from {list(available)}"
+            )
+        self.metric_names = list(metrics)
+        self.primary_metric = self.metric_names[0]
 
     @property
     def requires_text_pair(self) -> bool:

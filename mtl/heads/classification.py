@@ -77,20 +77,13 @@ class ClassificationHead(TaskHead):
                 f"{name}: needs at least 2 labels, got {len(labels)} ({list(labels)}); "
                 "check the task's label column or its 'labels' list"
             )
-        unknown = [m for m in metrics if m not in _METRICS]
-        if unknown or not metrics:
-            raise ValueError(
-                f"{name}: metrics {list(metrics)} has unknown or no names {unknown}; "
-                f"choose from {list(_METRICS)}"
-            )
+        self._set_metrics(metrics, _METRICS)
         if class_weights is not None and len(class_weights) != len(labels):
             raise ValueError(
                 f"{name}: class_weights has {len(class_weights)} values but there are "
                 f"{len(labels)} labels {list(labels)}; give one weight per label"
             )
         self.labels = list(labels)
-        self.metric_names = list(metrics)
-        self.primary_metric = self.metric_names[0]
         self.label_smoothing = label_smoothing
         self.pooler = Pooler(in_dim, pooling)
         self.mlp = MLP(self.pooler.out_dim, len(labels), hidden_dim, 1, activation, dropout)

@@ -63,18 +63,11 @@ class MultiLabelHead(TaskHead):
                 f"{name}: needs at least 2 labels, got {len(labels)} ({list(labels)}); "
                 "a single yes/no label is a ClassificationHead with labels ['no', 'yes']"
             )
-        unknown = [m for m in metrics if m not in _METRICS]
-        if unknown or not metrics:
-            raise ValueError(
-                f"{name}: metrics {list(metrics)} has unknown or no names {unknown}; "
-                f"choose from {list(_METRICS)}"
-            )
+        self._set_metrics(metrics, _METRICS)
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"{name}: threshold must be in (0, 1), got {threshold}")
         self.labels = list(labels)
         self.threshold = threshold
-        self.metric_names = list(metrics)
-        self.primary_metric = self.metric_names[0]
         self.pooler = Pooler(in_dim, pooling)
         self.mlp = MLP(self.pooler.out_dim, len(labels), hidden_dim, 1, activation, dropout)
 

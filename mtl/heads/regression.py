@@ -54,16 +54,9 @@ class RegressionHead(TaskHead):
     ) -> None:
         super().__init__()
         name = type(self).__name__
-        unknown = [m for m in metrics if m not in _METRICS]
-        if unknown or not metrics:
-            raise ValueError(
-                f"{name}: metrics {list(metrics)} has unknown or no names {unknown}; "
-                f"choose from {list(_METRICS)}"
-            )
+        self._set_metrics(metrics, _METRICS)
         if loss not in ("mse", "huber"):
             raise ValueError(f"{name}: unknown loss {loss!r}; choose 'mse' or 'huber'")
-        self.metric_names = list(metrics)
-        self.primary_metric = self.metric_names[0]
         self.loss_name = loss
         self.pooler = Pooler(in_dim, pooling)
         self.mlp = MLP(self.pooler.out_dim, 1, hidden_dim, 1, activation, dropout)

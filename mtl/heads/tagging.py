@@ -60,15 +60,8 @@ class TaggingHead(TaskHead):
                 f"{name}: needs at least 2 tags, got {len(labels)} ({list(labels)}); "
                 "check the task's tag column or its 'labels' list"
             )
-        unknown = [m for m in metrics if m not in _METRICS]
-        if unknown or not metrics:
-            raise ValueError(
-                f"{name}: metrics {list(metrics)} has unknown or no names {unknown}; "
-                f"choose from {list(_METRICS)}"
-            )
+        self._set_metrics(metrics, _METRICS)
         self.labels = list(labels)
-        self.metric_names = list(metrics)
-        self.primary_metric = self.metric_names[0]
         self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
