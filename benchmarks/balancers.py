@@ -485,13 +485,14 @@ def render(args, configs: list[dict], results: list[dict], libmtl_line: str) -> 
         if m == "FAMO":
             checks.append(("time vs. Sum <= 1.1", 1.1))
         checks.append(("memory vs. Sum <= 1.5", 1.5))
-        for label, limit in checks:
+        for label, target in checks:
             cells = []
             for e, T in cols:
                 r = table.get((shared, lib, m, mode, e, T), {"error": "x"})
                 ref = table.get((shared, "mtl", "Sum", "loss", e, T), {"error": "x"})
                 key = "peak" if label.startswith("memory") else "ms"
-                if limit == "peer":
+                limit = target
+                if target == "peer":
                     peers = [v for (s, pl, pm, _, pe, pT), v in table.items() if (s, pm, pe, pT) == (shared, m, e, T)
                              and pl in ("torchjd", "LibMTL") and "error" not in v]
                     ref, limit = (min(peers, key=lambda v: v["ms"]) if peers else {"error": "x"}), 0.75
@@ -561,6 +562,8 @@ def main() -> None:
     text = render(args, configs, results, libmtl_line)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
+    raw = [cfg | result for cfg, result in zip(configs, results)]
+    Path(args.output).with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
     print(text)
 
 
