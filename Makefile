@@ -8,12 +8,13 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers demo glue ud-ewt clean help
+.PHONY: setup train test bench-overhead bench-balancers demo glue glue-balancers ud-ewt clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
 	@echo "make test             set up, then run the test suite"
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
+	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
 	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
@@ -43,6 +44,15 @@ glue: setup
 
 ud-ewt: setup
 	$(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
+
+GLUE_BALANCERS := sum uncertainty famo pcgrad mgda soft_sharing
+
+# One GLUE run per balancer (experiments/glue_balancers/<name>.yaml on top of glue.yaml);
+# runs land in runs/<name>/. Long: about half an hour each on 2 CPU cores.
+glue-balancers: setup
+	for b in $(GLUE_BALANCERS); do \
+	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
+	done
 
 bench-overhead: setup
 	$(BIN)/python benchmarks/overhead.py

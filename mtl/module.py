@@ -119,6 +119,7 @@ class MultiTaskModule(L.LightningModule):
         self._updated: dict[str, set[str]] = {"val": set(), "test": set()}
         self._nonfinite_streak = 0
         self.last_cosines: dict[tuple[str, str], float] = {}
+        self._warned_single_task = False
 
     # -- forward -------------------------------------------------------------------------
     def encoder_for(self, task: str) -> Encoder:
@@ -191,6 +192,12 @@ class MultiTaskModule(L.LightningModule):
         optimizer = self.optimizers()
         optimizer.zero_grad(set_to_none=True)
         tasks = list(batch)
+        if len(tasks) == 1 and len(self.heads) > 1 and not self._warned_single_task:
+            self._warned_single_task = True
+            log.warning(
+                "%s sees one task per step, so it has nothing to balance; set data.sampling: all",
+                type(self.balancer).__name__,
+            )
         groups = [batch[t].get("group", t) for t in tasks]
         with self.task_gradients.capture_lookups() as lookups:
             encoded = self.encode_step(batch)

@@ -89,6 +89,24 @@ def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.
     assert cli.model.hparams.vocab_size == cli.datamodule.tokenizer.get_vocab_size()
 
 
+FRAGMENTS = sorted((ROOT / "experiments" / "glue_balancers").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("fragment", FRAGMENTS, ids=[p.stem for p in FRAGMENTS])
+def test_every_glue_balancer_fragment_instantiates(fragment: Path, shared_data: Path, tmp_path: Path) -> None:
+    glue = ROOT / "experiments" / "glue.yaml"
+    args = ["-c", str(glue), "-c", str(fragment), "--data.data_dir", str(shared_data), "--trainer.logger=false",
+            f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args)
+    assert cli.datamodule.task_sampler.strategy == "all"
+    assert list(cli.model.heads) == ["sst2", "cola", "mrpc", "stsb", "rte"]
+    assert cli.model.automatic_optimization == (not cli.model.balancer.needs_task_gradients)
+    if fragment.stem in ("pcgrad", "mgda"):
+        assert cli.trainer.gradient_clip_val is None and cli.model.hparams.grad_clip == 1.0
+    if fragment.stem == "soft_sharing":
+        assert cli.model.encoders is not None and len(cli.model.encoders) == 5
+
+
 def test_unknown_class_path_names_file_key_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  heads:\n    tags: {class_path: mtl.heads.TagingHead}\n")
