@@ -339,11 +339,14 @@ class MultiTaskModule(L.LightningModule):
         """Every task's decoded prediction for each input, with its row ``index``."""
         has_pair = bool((batch["token_type_ids"] == 1).any())
         records: list[dict[str, Any]] = [{"index": int(i)} for i in batch["index"]]
-        encoded = self.encode(batch, next(iter(self.heads))) if self.encoders is None else None
+        encoded: dict[int, EncoderOutput] = {}  # one pass per distinct encoder
         for task, head in self.heads.items():
             if head.requires_text_pair and not has_pair:
                 continue
-            logits = head(self.encode(batch, task) if self.encoders is not None else encoded, batch)
+            encoder = self.encoder_for(task)
+            if id(encoder) not in encoded:
+                encoded[id(encoder)] = encoder(batch["input_ids"], batch["attention_mask"])
+            logits = head(encoded[id(encoder)], batch)
             for record, value in zip(records, head.decode(logits, batch)):
                 record[task] = value
             if head.label_type == "class":

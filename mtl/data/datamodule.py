@@ -159,11 +159,10 @@ class MultiTaskDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
         roles = {"fit": ["train", "validation"], "validate": ["validation"], "test": ["test"], "predict": []}
-        for name, task in self.tasks.items():
+        for name in self.tasks:
             for role in roles.get(stage or "fit", ["train", "validation", "test"]):
-                if role in self.raw[name] and role not in self.encoded.setdefault(name, {}):
-                    split = self.raw[name][role]
-                    self.encoded[name][role] = encode_split(split, task, self.tokenizer, self.labels[name], role)
+                if role in self.raw[name]:
+                    self._split(name, role)
         if stage == "predict":
             self.encoded[PREDICT_TASK] = {"predict": self._encode_predict_file()}
 
@@ -229,10 +228,11 @@ class MultiTaskDataModule(L.LightningDataModule):
         return self._eval_loader(PREDICT_TASK, "predict")
 
     def _split(self, name: str, role: str) -> datasets.Dataset:
-        if role not in self.encoded.get(name, {}):
-            task = self.tasks[name]
-            self.encoded.setdefault(name, {})[role] = encode_split(self.raw[name][role], task, self.tokenizer, self.labels[name], role)
-        return self.encoded[name][role]
+        """The encoded split, encoded on first use."""
+        encoded = self.encoded.setdefault(name, {})
+        if role not in encoded:
+            encoded[role] = encode_split(self.raw[name][role], self.tasks[name], self.tokenizer, self.labels[name], role)
+        return encoded[role]
 
     def _eval_loader(self, name: str, role: str) -> DataLoader:
         split = self._split(name, role) if name != PREDICT_TASK else self.encoded[name][role]
