@@ -47,11 +47,12 @@ ud-ewt: setup
 
 GLUE_BALANCERS := sum uncertainty famo pcgrad mgda soft_sharing
 
-# One GLUE run per balancer (experiments/glue_balancers/<name>.yaml on top of glue.yaml);
-# runs land in runs/<name>/. Long: about half an hour each on 2 CPU cores.
+# One GLUE run per balancer (experiments/glue_balancers/<name>.yaml on top of glue.yaml and
+# the shared budget.yaml); runs land in runs/glue_balancers/<name>/. About 10 to 15 minutes
+# each on one CPU core.
 glue-balancers: setup
 	for b in $(GLUE_BALANCERS); do \
-	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
+	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/budget.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
 	done
 
 bench-overhead: setup

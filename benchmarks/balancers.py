@@ -95,6 +95,10 @@ LIBMTL = {
     "GradNorm": ("GradNorm", {"alpha": 1.5}),
 }
 
+# LibMTL methods that refuse rep_grad=True (they raise "No support method ... with
+# representation gradients"); not launched in the shared-input layout.
+LIBMTL_NO_REP_GRAD = {"CAGrad", "DBMTL", "GradVac", "NashMTL", "PCGrad", "UPGrad"}
+
 
 # -- workload ------------------------------------------------------------------------------
 def task_names(T: int) -> list[str]:
@@ -387,13 +391,13 @@ def configurations(args, libmtl_src: str | None) -> list[dict]:
                 rows.append((shared, "mtl", m, mode))
                 if "torchjd" in args.peers and m in TORCHJD and not shared:
                     rows += [(shared, "torchjd", m, "autojac"), (shared, "torchjd", m, "autogram")]
-                if libmtl_src and m in LIBMTL:
+                if libmtl_src and m in LIBMTL and not (shared and m in LIBMTL_NO_REP_GRAD):
                     rows.append((shared, "LibMTL", m, mode))
     base = {k: getattr(args, k) for k in ("batch", "length", "hidden", "vocab", "steps", "warmup")}
-    return [
+    return [  # one encoder after the other, so an interrupted run leaves whole tables
         dict(base, shared=s, library=lib, method=m, mode=mode, encoder=enc, T=T, libmtl_src=libmtl_src)
-        for s, lib, m, mode in rows
         for enc in args.encoders
+        for s, lib, m, mode in rows
         for T in args.tasks
     ]
 
@@ -458,7 +462,8 @@ def render(args, configs: list[dict], results: list[dict], libmtl_line: str) -> 
         "warm-up steps, each configuration in a fresh process. *Separate inputs*: each task its own batch; "
         "*shared input*: one batch read by all tasks (required by representation mode). Ratios are to our `Sum` on the "
         "same inputs. Ours = `MultiTaskModule` in a Lightning `Trainer` (logging included); `plain`, torchjd and LibMTL "
-        "= plain PyTorch loops on the same modules and batches.",
+        "= plain PyTorch loops on the same modules and batches. LibMTL refuses representation gradients for "
+        f"{', '.join(sorted(LIBMTL_NO_REP_GRAD))}, so those have no LibMTL row on the shared input.",
         "",
         "Targets: parameters mode at most 0.75x the faster peer's time for the same method; representation mode at "
         "most 1.15x `Sum`; FAMO at most 1.1x `Sum`; peak memory above the setup at most 1.5x `Sum`.",
@@ -559,12 +564,19 @@ def main() -> None:
         results.append(r)
         what = f"{cfg['library']}/{cfg['method']}/{cfg['mode']}/{cfg['encoder']}/T={cfg['T']}/{'shared' if cfg['shared'] else 'separate'}"
         print(f"[{i}/{len(configs)}] {what}: " + (r["error"] if "error" in r else f"{r['ms']:.1f} ms, {r['peak'] / 2**20:.1f} MB"), flush=True)
-    text = render(args, configs, results, libmtl_line)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(text + "\n")
-    raw = [cfg | result for cfg, result in zip(configs, results)]
-    Path(args.output).with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
+        # Written after every configuration, so an interrupted run keeps what it measured
+        # (cells not reached yet read "not run").
+        text = render(args, configs[:i], results, libmtl_line)
+        write_results(args.output, text, configs[:i], results)
     print(text)
+
+
+def write_results(output: str, text: str, configs: list[dict], results: list[dict]) -> None:
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n")
+    raw = [cfg | result for cfg, result in zip(configs, results)]
+    path.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n")
 
 
 if __name__ == "__main__":

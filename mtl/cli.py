@@ -56,8 +56,15 @@ class MultiTaskCLI(LightningCLI):
 
 
 def _run_name(config: Any) -> str:
+    """The last config file's name; a fragment in a sub-folder of ``experiments/`` keeps
+    that folder: ``experiments/glue_balancers/sum.yaml`` -> ``glue_balancers/sum``."""
     files = config.get("config") or []
-    return Path(str(files[-1])).stem if files else "mtl"
+    if not files:
+        return "mtl"
+    path = Path(str(files[-1]))
+    if path.parent.parent.name == "experiments":
+        return f"{path.parent.name}/{path.stem}"
+    return path.stem
 
 
 def main(args: list[str] | None = None) -> None:

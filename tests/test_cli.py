@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtl.cli import MultiTaskCLI, main
+from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 
@@ -89,16 +89,18 @@ def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.
     assert cli.model.hparams.vocab_size == cli.datamodule.tokenizer.get_vocab_size()
 
 
-FRAGMENTS = sorted((ROOT / "experiments" / "glue_balancers").glob("*.yaml"))
+BALANCERS_DIR = ROOT / "experiments" / "glue_balancers"
+FRAGMENTS = sorted(p for p in BALANCERS_DIR.glob("*.yaml") if p.stem != "budget")
 
 
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=[p.stem for p in FRAGMENTS])
 def test_every_glue_balancer_fragment_instantiates(fragment: Path, shared_data: Path, tmp_path: Path) -> None:
-    glue = ROOT / "experiments" / "glue.yaml"
-    args = ["-c", str(glue), "-c", str(fragment), "--data.data_dir", str(shared_data), "--trainer.logger=false",
-            f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    glue, budget = ROOT / "experiments" / "glue.yaml", BALANCERS_DIR / "budget.yaml"
+    args = ["-c", str(glue), "-c", str(budget), "-c", str(fragment), "--data.data_dir", str(shared_data),
+            "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
     cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args)
     assert cli.datamodule.task_sampler.strategy == "all"
+    assert cli.trainer.max_epochs == 2 and cli.datamodule.task_sampler.steps_per_epoch == 100
     assert list(cli.model.heads) == ["sst2", "cola", "mrpc", "stsb", "rte"]
     assert cli.model.automatic_optimization == (not cli.model.balancer.needs_task_gradients)
     if fragment.stem in ("pcgrad", "mgda"):
@@ -132,3 +134,10 @@ def test_misspelt_key_in_a_config_file_is_refused(tmp_path: Path, capsys: pytest
         main(["fit", "-c", str(ROOT / "experiments" / "demo.yaml"), "-c", str(bad)])
     assert exit_info.value.code == 2
     assert "learning_rate" in capsys.readouterr().err
+
+
+def test_run_name_keeps_the_experiment_sub_folder() -> None:
+    assert _run_name({"config": ["experiments/demo.yaml"]}) == "demo"
+    assert _run_name({"config": ["experiments/glue.yaml", "experiments/glue_balancers/sum.yaml"]}) == "glue_balancers/sum"
+    assert _run_name({"config": ["/tmp/mine.yaml"]}) == "mine"
+    assert _run_name({}) == "mtl"
