@@ -6,12 +6,15 @@ import copy
 import logging
 import math
 import random
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
@@ -116,8 +119,12 @@ class MultiTaskModule(L.LightningModule):
         self.metrics = nn.ModuleDict(
             {stage: nn.ModuleDict({name: head.make_metrics() for name, head in self.heads.items()}) for stage in ("val", "test")}
         )
+        self.eval_losses = nn.ModuleDict(
+            {stage: nn.ModuleDict({name: MeanMetric() for name in self.heads}) for stage in ("val", "test")}
+        )
         self._updated: dict[str, set[str]] = {"val": set(), "test": set()}
         self._nonfinite_streak = 0
+        self._drop_gradients = False
         self.last_cosines: dict[tuple[str, str], float] = {}
         self._warned_single_task = False
 
@@ -172,6 +179,18 @@ class MultiTaskModule(L.LightningModule):
                     f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
                     f"label_type {head.label_type!r}; choose a head for {task.type}"
                 )
+        if stage == "fit" and self._trainer is not None:
+            self._let_ddp_skip_idle_heads(self.trainer.strategy)
+
+    def _let_ddp_skip_idle_heads(self, strategy: object) -> None:
+        """With one task (or some) per step, the other heads take no part in the loss and
+        DDP must be told to expect that. Every process trains the same tasks at a step, so
+        those heads are idle everywhere and keep ``grad = None``, as in one process.
+        Gradient balancers reduce gradients themselves (DDP's sync is off)."""
+        sampler = getattr(self.trainer.datamodule, "task_sampler", None)
+        every_task_each_step = sampler is not None and sampler.strategy == "all"
+        if isinstance(strategy, DDPStrategy) and self.automatic_optimization and not every_task_each_step:
+            strategy._ddp_kwargs.setdefault("find_unused_parameters", True)
 
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         if not self.automatic_optimization:
@@ -181,11 +200,26 @@ class MultiTaskModule(L.LightningModule):
         penalty = self._alignment_penalty(encoded)
         if penalty is not None:
             total = total + penalty
-        if not torch.isfinite(total):
-            return self._skip_nonfinite(losses)
+        # One decision for every process: a rank that skipped its backward alone would
+        # leave the others waiting in DDP's gradient all-reduce (NaN spreads through the mean).
+        # The same mean over processes gives the global batch's losses for the logs.
+        check = mean_over_processes(torch.stack([loss.detach().float() for loss in [*losses.values(), total]]))
+        if not torch.isfinite(check).all():
+            # Lightning refuses a skipped (None) step under DDP, and every process must
+            # run its backward for DDP's all-reduce; on_after_backward then drops the
+            # gradients, so the optimiser leaves parameters and moments untouched.
+            self._skip_nonfinite(losses)
+            self._drop_gradients = True
+            return total
         self._nonfinite_streak = 0
-        self._log_step(batch, losses, total)
+        self._log_step(batch, dict(zip(losses, check[:-1])), check[-1])
         return total
+
+    def on_after_backward(self) -> None:
+        if self._drop_gradients:
+            self._drop_gradients = False
+            for parameter in self.parameters():
+                parameter.grad = None
 
     def _gradient_balanced_step(self, batch: dict[str, TaskBatch]) -> Tensor | None:
         """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update."""
@@ -273,6 +307,11 @@ class MultiTaskModule(L.LightningModule):
         if value:
             self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
 
+    def on_fit_start(self) -> None:
+        # Training losses are logged as means over all processes already (see
+        # training_step), so Lightning's advice to add sync_dist=True does not apply.
+        warnings.filterwarnings("ignore", message=r".*self\.log\('train/.*when logging on epoch level in distributed")
+
     def on_train_start(self) -> None:
         # Gradient balancers reduce the task gradients themselves (see TaskGradients);
         # DDP's automatic all-reduce of .grad would mix in partial sums.
@@ -308,7 +347,9 @@ class MultiTaskModule(L.LightningModule):
         head = self.heads[task]
         logits = self(batch, task)
         size = batch["input_ids"].shape[0]
-        self.log(f"{stage}/{task}/loss", head.loss(logits, batch), batch_size=size, add_dataloader_idx=False, sync_dist=True)
+        # Accumulated in metric objects, reduced across processes once at the epoch's end:
+        # processes may evaluate different numbers of batches (see ShardSampler).
+        self.eval_losses[stage][task].update(head.loss(logits, batch).detach(), weight=size)
         self.metrics[stage][task].update(*head.metric_inputs(logits, batch))
         self._updated[stage].add(task)
 
@@ -326,6 +367,8 @@ class MultiTaskModule(L.LightningModule):
             collection = self.metrics[stage][task]
             values = collection.compute()
             collection.reset()
+            values["loss"] = self.eval_losses[stage][task].compute()
+            self.eval_losses[stage][task].reset()
             for name, value in values.items():
                 self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
             primary.append(float(values[self.heads[task].primary_metric]))

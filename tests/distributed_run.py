@@ -22,19 +22,37 @@ import mtl.balancers
 from mtl import ClassificationHead, LSTMEncoder, MultiTaskDataModule, MultiTaskModule, Task, TokenizerSpec
 
 
-def write_corpus(directory: Path) -> dict[str, str]:
-    """96 rows (a multiple of every global batch used): two sentence-level tasks."""
-    rng = random.Random(0)
+def write_corpus(directory: Path, rows: int = 96, name: str = "train") -> dict[str, str]:
+    """``rows`` rows (96: a multiple of every global batch used) for two sentence-level
+    tasks, and a 37-row validation file (an odd number of batches of any size)."""
+    rng = random.Random(rows)
     words = "the a cat dog runs sleeps quickly slowly big small red blue good bad".split()
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "train.jsonl"
-    if not path.exists():
-        with path.open("w") as out:
-            for _ in range(96):
-                tokens = [rng.choice(words) for _ in range(rng.randint(3, 9))]
-                row = {"tokens": tokens, "polarity": "pos" if "good" in tokens else "neg", "animal": "cat" if "cat" in tokens else "other"}
-                out.write(json.dumps(row) + "\n")
-    return {"train": str(path), "validation": str(path)}
+    paths = {}
+    for split, n in ((name, rows), (f"{name}-dev", 37)):
+        paths[split] = path = directory / f"{split}.jsonl"
+        if not path.exists():
+            with path.open("w") as out:
+                for _ in range(n):
+                    tokens = [rng.choice(words) for _ in range(rng.randint(3, 9))]
+                    row = {"tokens": tokens, "polarity": "pos" if "good" in tokens else "neg", "animal": "cat" if "cat" in tokens else "other"}
+                    out.write(json.dumps(row) + "\n")
+    return {"train": str(paths[name]), "validation": str(paths[f"{name}-dev"])}
+
+
+class SumWithNaN(mtl.balancers.Sum):
+    """``Sum``, except that the total is NaN at one step in one process (a skipped step)."""
+
+    def __init__(self, step: int, rank: int) -> None:
+        super().__init__()
+        self.step, self.rank, self.calls = step, rank, 0
+
+    def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = super().forward(losses)
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        hit = self.calls == self.step and rank == self.rank
+        self.calls += 1
+        return total * float("nan") if hit else total
 
 
 def main() -> None:
@@ -45,21 +63,25 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--nodes", type=int, default=1, help="Trainer num_nodes (under torchrun)")
+    parser.add_argument("--sampling", default="all")
+    parser.add_argument("--animal-rows", type=int, help="the second task's own training rows (uneven sizes); by default it reads the first's rows")
+    parser.add_argument("--nan-at", type=int, nargs=2, metavar=("STEP", "RANK"), help="Sum with a NaN total at STEP in process RANK")
     parser.add_argument("--data", default=str(Path(os.environ.get("MTL_CACHE", "/tmp")) / "distributed-corpus"))
     args = parser.parse_args()
 
-    files = write_corpus(Path(args.data))
-    source = {"path": "json", "data_files": files}
+    source = {"path": "json", "data_files": write_corpus(Path(args.data))}
+    animal = {"path": "json", "data_files": write_corpus(Path(args.data), args.animal_rows, "animal")} if args.animal_rows else source
     tasks = [
         Task("polarity", "classification", source, text="tokens", label="polarity", labels=["neg", "pos"]),
-        Task("animal", "classification", source, text="tokens", label="animal", labels=["cat", "other"]),
+        Task("animal", "classification", animal, text="tokens", label="animal", labels=["cat", "other"]),
     ]
-    data = MultiTaskDataModule(tasks, batch_size=args.batch_size, sampling="all", bucket_batches=1, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
+    data = MultiTaskDataModule(tasks, batch_size=args.batch_size, sampling=args.sampling, bucket_batches=1, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
     torch.manual_seed(0)
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=8, hidden_dim=8, dropout=0.0),
         {"polarity": partial(ClassificationHead, pooling="max", dropout=0.0), "animal": partial(ClassificationHead, pooling="max", dropout=0.0)},
-        balancer=getattr(mtl.balancers, args.balancer)(),
+        balancer=SumWithNaN(*args.nan_at) if args.nan_at else getattr(mtl.balancers, args.balancer)(),
         gradient_mode=args.mode,
         lr=1e-2,
         schedule="constant",
@@ -69,9 +91,10 @@ def main() -> None:
     trainer = L.Trainer(
         accelerator="cpu",
         devices=args.devices,
-        strategy="ddp" if args.devices > 1 else "auto",
+        num_nodes=args.nodes,
+        strategy="ddp" if args.devices * args.nodes > 1 else "auto",
         max_steps=args.steps,
-        limit_val_batches=0,
+        check_val_every_n_epoch=1000,  # validated once, after training
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
@@ -79,9 +102,11 @@ def main() -> None:
     )
     initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
     trainer.fit(model, data)
+    trainer.validate(model, data, verbose=False)
     if trainer.global_rank == 0:
         final = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        torch.save({"initial": initial, "final": final}, args.out)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+        torch.save({"initial": initial, "final": final, "metrics": metrics, "steps": trainer.global_step}, args.out)
 
 
 if __name__ == "__main__":

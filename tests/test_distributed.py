@@ -1,8 +1,11 @@
-"""Two DDP processes (gloo, CPU) make the same updates as one process on the same global batch."""
+"""Two DDP processes (gloo, CPU) make the same updates as one process on the same global
+batch, reach the same validation metrics, survive uneven task sizes and a NaN loss in one
+process, and do the same when launched by torchrun as two single-process "nodes"."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,26 +14,84 @@ import pytest
 import torch
 
 SCRIPT = Path(__file__).with_name("distributed_run.py")
+TORCHRUN = Path(sys.executable).with_name("torchrun")
 
 
-def train(out: Path, balancer: str, mode: str, devices: int, batch_size: int, tmp_path: Path) -> dict[str, torch.Tensor]:
-    env = os.environ | {"MTL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, str(SCRIPT), str(out), "--balancer", balancer, "--mode", mode,
-               "--devices", str(devices), "--batch-size", str(batch_size), "--data", str(tmp_path / "corpus")]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+def _env(tmp_path: Path) -> dict[str, str]:
+    return os.environ | {"MTL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+
+
+def train(out: Path, tmp_path: Path, *options: str, devices: int = 1, batch_size: int = 8) -> dict:
+    command = [sys.executable, str(SCRIPT), str(out), "--devices", str(devices), "--batch-size", str(batch_size),
+               "--data", str(tmp_path / "corpus"), *options]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=_env(tmp_path), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     return torch.load(out, weights_only=True)
 
 
+def assert_same_run(one: dict, two: dict) -> None:
+    keys = [k for k in one["final"] if k.startswith(("encoder.", "heads."))]
+    moved = [k for k in keys if not torch.equal(one["final"][k], one["initial"][k])]
+    assert moved, "no parameter trained"
+    for key in keys:
+        torch.testing.assert_close(two["final"][key], one["final"][key], rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
+    assert two["steps"] == one["steps"]
+    assert one["metrics"].keys() == two["metrics"].keys() and "val/average" in one["metrics"]
+    for name, value in one["metrics"].items():  # every validation row counted once, on some process
+        assert two["metrics"][name] == pytest.approx(value, abs=1e-5), name
+
+
 @pytest.mark.parametrize(
     ("balancer", "mode"),
-    [("Sum", "parameters"), ("PCGrad", "parameters"), ("MGDA", "representation")],
+    [("Sum", "parameters"), ("UncertaintyWeighting", "parameters"), ("PCGrad", "parameters"), ("MGDA", "representation")],
 )
 def test_two_processes_match_one_on_the_same_global_batch(balancer: str, mode: str, tmp_path: Path) -> None:
-    one = train(tmp_path / "one.pt", balancer, mode, devices=1, batch_size=8, tmp_path=tmp_path)
-    two = train(tmp_path / "two.pt", balancer, mode, devices=2, batch_size=4, tmp_path=tmp_path)
+    options = ("--balancer", balancer, "--mode", mode)
+    one = train(tmp_path / "one.pt", tmp_path, *options)
+    two = train(tmp_path / "two.pt", tmp_path, *options, devices=2, batch_size=4)
     keys = [k for k in one["final"] if k.startswith(("encoder.", "heads."))]
     moved = [k for k in keys if not torch.equal(one["final"][k], one["initial"][k])]
     assert len(moved) == len(keys), f"parameters that did not train: {sorted(set(keys) - set(moved))}"
-    for key in keys:
-        torch.testing.assert_close(two["final"][key], one["final"][key], rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
+    assert_same_run(one, two)
+
+
+def test_uneven_task_sizes_with_one_task_per_step_finish_and_match(tmp_path: Path) -> None:
+    """96 rows against 10, one task per step (idle heads under DDP), validation of 37 rows."""
+    options = ("--animal-rows", "10", "--sampling", "proportional", "--steps", "8")
+    one = train(tmp_path / "one.pt", tmp_path, *options)
+    two = train(tmp_path / "two.pt", tmp_path, *options, devices=2, batch_size=4)
+    assert_same_run(one, two)
+
+
+def test_a_nan_loss_in_one_process_skips_the_step_in_every_process(tmp_path: Path) -> None:
+    clean = train(tmp_path / "clean.pt", tmp_path)
+    one = train(tmp_path / "one.pt", tmp_path, "--nan-at", "2", "0")
+    two = train(tmp_path / "two.pt", tmp_path, "--nan-at", "2", "1", devices=2, batch_size=4)
+    assert_same_run(one, two)
+    changed = [k for k in one["final"] if not torch.equal(one["final"][k], clean["final"][k])]
+    assert changed, "the skipped step made no difference: the NaN never happened"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_single_process_nodes_on_localhost_match_one_process(tmp_path: Path) -> None:
+    """The multi-node recipe in the README: each node runs torchrun with its --node-rank."""
+    one = train(tmp_path / "one.pt", tmp_path)
+    port = _free_port()
+    nodes = [
+        subprocess.Popen(
+            [str(TORCHRUN), "--nnodes=2", "--nproc-per-node=1", f"--node-rank={rank}", "--master-addr=127.0.0.1",
+             f"--master-port={port}", str(SCRIPT), str(tmp_path / "two.pt"), "--nodes", "2", "--devices", "1",
+             "--batch-size", "4", "--data", str(tmp_path / "corpus")],  # fmt: skip
+            env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for rank in (0, 1)
+    ]
+    for node in nodes:
+        _, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err[-3000:]
+    assert_same_run(one, torch.load(tmp_path / "two.pt", weights_only=True))

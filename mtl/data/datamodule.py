@@ -17,6 +17,7 @@ from mtl.data.encoding import InputEncoder, encode_split
 from mtl.data.errors import DataError
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan, own_generator
 from mtl.data.sampling import SamplingStrategy, TaskSampler
+from mtl.data.shard_sampler import ShardSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
 from mtl.data.tokenizer import TokenizerSpec, cache_dir, cache_key, load_tokenizer, save_atomically, train_tokenizer
@@ -236,11 +237,14 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def _eval_loader(self, name: str, role: str) -> DataLoader:
         split = self._split(name, role) if name != PREDICT_TASK else self.encoded[name][role]
-        batches = sorted_batches(split["length"], self.eval_batch_size)
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
+        # Small splits get smaller batches, so that every process has at least one.
+        size = max(1, min(self.eval_batch_size, -(-len(split) // world)))
+        dataset = _Batches(split, sorted_batches(split["length"], size), name)
         return DataLoader(
-            _Batches(split, batches, name),
+            dataset,
             batch_size=None,
-            shuffle=False,
+            sampler=ShardSampler(dataset, world, rank) if world > 1 else None,
             num_workers=self.num_workers,
             generator=own_generator(self.seed),
         )
