@@ -532,6 +532,7 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", choices=["torchjd", "libmtl"], default=["torchjd", "libmtl"])
     parser.add_argument("--timeout", type=int, default=900, help="seconds per configuration")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "balancers.md"))
+    parser.add_argument("--resume", action="store_true", help="keep the results already in --output's JSON; run the rest")
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -558,9 +559,10 @@ def main() -> None:
         print("torchjd is not installed in this environment; its rows will show the import error", file=sys.stderr)
 
     configs = configurations(args, libmtl_src)
+    done = _measured(args.output) if args.resume else {}
     results = []
     for i, cfg in enumerate(configs, 1):
-        r = run_child(cfg, args.timeout)
+        r = done.get(_key(cfg)) or run_child(cfg, args.timeout)
         results.append(r)
         what = f"{cfg['library']}/{cfg['method']}/{cfg['mode']}/{cfg['encoder']}/T={cfg['T']}/{'shared' if cfg['shared'] else 'separate'}"
         print(f"[{i}/{len(configs)}] {what}: " + (r["error"] if "error" in r else f"{r['ms']:.1f} ms, {r['peak'] / 2**20:.1f} MB"), flush=True)
@@ -569,6 +571,20 @@ def main() -> None:
         text = render(args, configs[:i], results, libmtl_line)
         write_results(args.output, text, configs[:i], results)
     print(text)
+
+
+def _key(cfg: dict) -> tuple:
+    return tuple(cfg[k] for k in ("shared", "library", "method", "mode", "encoder", "T", "batch", "length", "hidden", "vocab", "steps", "warmup"))
+
+
+def _measured(output: str) -> dict[tuple, dict]:
+    """Results already in ``output``'s JSON (``--resume``), by configuration; errors are re-run."""
+    path = Path(output).with_suffix(".json")
+    if not path.exists():
+        return {}
+    raw = json.loads(path.read_text())
+    fields = ("ms", "peak", "device", "rss_reset")
+    return {_key(r): {k: r[k] for k in fields if k in r} for r in raw if "error" not in r and "ms" in r}
 
 
 def write_results(output: str, text: str, configs: list[dict], results: list[dict]) -> None:
