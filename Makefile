@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers demo glue glue-balancers ud-ewt clean help
+.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers ud-ewt clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -18,6 +18,7 @@ help:
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
 	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
+	@echo "make bench-ddp        training throughput, 1 vs. 2 DDP processes"
 
 setup: $(STAMP)
 
@@ -57,6 +58,9 @@ glue-balancers: setup
 
 bench-overhead: setup
 	$(BIN)/python benchmarks/overhead.py
+
+bench-ddp: setup
+	$(BIN)/python benchmarks/ddp.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

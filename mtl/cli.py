@@ -12,7 +12,6 @@ from lightning.pytorch.cli import LightningCLI
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
 from mtl.config_check import class_path_errors
-
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 
@@ -45,6 +44,13 @@ class MultiTaskCLI(LightningCLI):
         parser.add_lightning_class_args(BalancerPlots, "plots")
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="instantiate")
         parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
+        # --trainer.enable_checkpointing=false turns off the built-in checkpoint callback
+        # too (Lightning refuses a ModelCheckpoint alongside it).
+        if config.get("enable_checkpointing") is False:
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

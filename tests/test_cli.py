@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
@@ -141,3 +142,12 @@ def test_run_name_keeps_the_experiment_sub_folder() -> None:
     assert _run_name({"config": ["experiments/glue.yaml", "experiments/glue_balancers/sum.yaml"]}) == "glue_balancers/sum"
     assert _run_name({"config": ["/tmp/mine.yaml"]}) == "mine"
     assert _run_name({}) == "mtl"
+
+
+def test_enable_checkpointing_false_drops_the_checkpoint_callback(tmp_path: Path) -> None:
+    args = ["-c", str(ROOT / "experiments" / "demo.yaml"), "--trainer.enable_checkpointing=false",
+            "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip
+    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args)
+    assert not any(isinstance(c, ModelCheckpoint) for c in cli.trainer.callbacks)
+    on = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args[:2] + args[3:])
+    assert any(isinstance(c, ModelCheckpoint) for c in on.trainer.callbacks)

@@ -78,20 +78,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_single_process_nodes_on_localhost_match_one_process(tmp_path: Path) -> None:
-    """The multi-node recipe in the README: each node runs torchrun with its --node-rank."""
-    one = train(tmp_path / "one.pt", tmp_path)
-    port = _free_port()
-    nodes = [
-        subprocess.Popen(
-            [str(TORCHRUN), "--nnodes=2", "--nproc-per-node=1", f"--node-rank={rank}", "--master-addr=127.0.0.1",
-             f"--master-port={port}", str(SCRIPT), str(tmp_path / "two.pt"), "--nodes", "2", "--devices", "1",
-             "--batch-size", "4", "--data", str(tmp_path / "corpus")],  # fmt: skip
-            env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        for rank in (0, 1)
+def _launch(launcher: str, out: Path, tmp_path: Path) -> list[subprocess.Popen]:
+    """Start the processes of one launch recipe (see README, "Distributed training")."""
+    port = str(_free_port())
+    script = [str(SCRIPT), str(out), "--batch-size", "4", "--data", str(tmp_path / "corpus")]
+    rendezvous = ["--master-addr=127.0.0.1", f"--master-port={port}"]
+    if launcher == "torchrun single node":
+        commands = [([str(TORCHRUN), "--nproc-per-node=2", *rendezvous, *script, "--devices", "2"], {})]
+    elif launcher == "torchrun two nodes":
+        commands = [
+            ([str(TORCHRUN), "--nnodes=2", "--nproc-per-node=1", f"--node-rank={node}", *rendezvous, *script, "--nodes", "2"], {})
+            for node in (0, 1)
+        ]
+    else:  # what `srun` sets for each of 2 tasks on one node (Lightning's SLURMEnvironment)
+        slurm = {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "1", "SLURM_NODEID": "0",
+                 "SLURM_JOB_NAME": "mtl", "SLURM_JOB_ID": "4242", "SLURM_NODELIST": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
+        commands = [([sys.executable, *script, "--devices", "2"], slurm | {"SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)}) for r in (0, 1)]
+    return [
+        subprocess.Popen(command, env=_env(tmp_path) | extra, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command, extra in commands
     ]
-    for node in nodes:
-        _, err = node.communicate(timeout=300)
-        assert node.returncode == 0, err[-3000:]
+
+
+@pytest.mark.parametrize("launcher", ["torchrun single node", "torchrun two nodes", "srun"])
+def test_launch_recipes_match_one_process(launcher: str, tmp_path: Path) -> None:
+    """torchrun on one node, torchrun as two single-process nodes on localhost, and the
+    environment srun gives two tasks: each trains to the one-process result."""
+    one = train(tmp_path / "one.pt", tmp_path)
+    processes = _launch(launcher, tmp_path / "two.pt", tmp_path)
+    try:
+        for process in processes:
+            _, err = process.communicate(timeout=300)
+            assert process.returncode == 0, err[-3000:]
+    finally:
+        for process in processes:
+            process.kill()
     assert_same_run(one, torch.load(tmp_path / "two.pt", weights_only=True))
