@@ -55,6 +55,11 @@ class SumWithNaN(mtl.balancers.Sum):
         return total * float("nan") if hit else total
 
 
+def snapshot(model: torch.nn.Module) -> dict:
+    """Tensors of the state dict (balancer extra state, a plain dict, left out)."""
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if isinstance(v, torch.Tensor)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -100,11 +105,11 @@ def main() -> None:
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    initial = snapshot(model)
     trainer.fit(model, data)
     trainer.validate(model, data, verbose=False)
     if trainer.global_rank == 0:
-        final = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        final = snapshot(model)
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
         torch.save({"initial": initial, "final": final, "metrics": metrics, "steps": trainer.global_step}, args.out)
 

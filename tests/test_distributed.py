@@ -43,7 +43,14 @@ def assert_same_run(one: dict, two: dict) -> None:
 
 @pytest.mark.parametrize(
     ("balancer", "mode"),
-    [("Sum", "parameters"), ("UncertaintyWeighting", "parameters"), ("PCGrad", "parameters"), ("MGDA", "representation")],
+    [
+        ("Sum", "parameters"),
+        ("UncertaintyWeighting", "parameters"),
+        ("FAMO", "parameters"),  # state updated from the global batch's losses
+        ("GeometricMean", "parameters"),  # not linear in the losses
+        ("PCGrad", "parameters"),
+        ("MGDA", "representation"),
+    ],
 )
 def test_two_processes_match_one_on_the_same_global_batch(balancer: str, mode: str, tmp_path: Path) -> None:
     options = ("--balancer", balancer, "--mode", mode)

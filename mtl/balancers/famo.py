@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from mtl.balancers.base import Weighting
+from mtl.balancers.distributed import mean_over_processes
 
 
 class FAMO(Weighting):
@@ -67,7 +68,9 @@ class FAMO(Weighting):
     def forward(self, losses: dict[str, Tensor]) -> Tensor:
         names = list(losses)
         d = torch.stack([losses[name] for name in names]) - self.min_loss + self.eps  # (T,)
-        now = d.detach().double().cpu().tolist()  # the one device sync of the step
+        # The global batch's losses (mean over processes), so every process keeps the same
+        # logits and the averaged gradient is the one-process gradient.
+        now = mean_over_processes(d.detach().double()).cpu().tolist()  # the one device sync of the step
         # A non-finite loss (the module skips that step) leaves the state alone: the next
         # step is compared with the last finite one.
         if all(math.isfinite(x) for x in now):
@@ -85,7 +88,11 @@ class FAMO(Weighting):
         c = sum(z_t / d_t for z_t, d_t in zip(z, now))
         coef = [z_t / c for z_t in z]  # (T,) the weights of log D_t
         self.last_weights = {name: k / d_t for name, k, d_t in zip(names, coef, now)}
-        return (d.log() * d.new_tensor(coef)).sum()
+        # Gradient sum_t coef_t / D_t * grad D_t (that of sum_t coef_t log D_t at the global
+        # losses), linear in this process's losses; value: the objective at the global losses.
+        linear = (d * d.new_tensor([self.last_weights[name] for name in names])).sum()
+        objective = (d.new_tensor(now).log() * d.new_tensor(coef)).sum()  # NaN, not an error, for a bad loss
+        return linear - linear.detach() + objective
 
     def _update_logits(self, now: dict[str, float]) -> None:
         common = [name for name in now if name in self._prev]

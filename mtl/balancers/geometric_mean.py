@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from mtl.balancers.base import Weighting
+from mtl.balancers.distributed import mean_over_processes
 
 
 class GeometricMean(Weighting):
@@ -28,7 +29,12 @@ class GeometricMean(Weighting):
                 f"GeometricMean needs every task loss to be > 0, but tasks {sorted(bad)} have losses {bad}; "
                 "use a loss that is strictly positive for these tasks, or another balancer such as Sum"
             )
-        total = stacked.log().mean().exp()  # ()
-        effective = (total.detach() / (len(names) * stacked.detach())).tolist()  # (T,) = dL/dL_t
-        self.last_weights = dict(zip(names, effective))
-        return total
+        # Weights dL/dL_t = L / (T L_t) at the global batch's losses (mean over processes):
+        # the weighted sum has the geometric mean's gradient, and averaging it over
+        # processes gives the one-process gradient (the geometric mean itself is not linear).
+        now = mean_over_processes(stacked.detach().double())  # (T,)
+        value = now.log().mean().exp()  # ()
+        effective = value / (len(names) * now)  # (T,)
+        self.last_weights = dict(zip(names, effective.tolist()))
+        linear = (stacked * effective.to(stacked.dtype)).sum()  # () equals value in one process
+        return linear - linear.detach() + value.to(stacked.dtype)
