@@ -60,13 +60,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--kill-at", type=int, default=None)
     parser.add_argument("--resume", default=None)
+    parser.add_argument("--sampling", default="proportional")
     args = parser.parse_args()
 
     L.seed_everything(0)
     files = write_corpus(Path(args.data))
     source = {"path": "json", "data_files": files}
     tasks = [Task("sentiment", "classification", source, text="tokens"), Task("det", "tagging", source, text="tokens", label="tags")]
-    data = MultiTaskDataModule(tasks, batch_size=8, sampling="proportional", tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
+    data = MultiTaskDataModule(tasks, batch_size=8, sampling=args.sampling, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=8, hidden_dim=8, dropout=0.3),  # dropout: the random state must resume too
         {"sentiment": partial(ClassificationHead, pooling="max"), "det": TaggingHead},
@@ -88,7 +89,10 @@ def main() -> None:
         default_root_dir=args.root,
     )
     trainer.fit(model, data, ckpt_path=args.resume)
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, args.out)
+    state = model.state_dict()
+    tensors = {k: v.detach().clone() for k, v in state.items() if isinstance(v, torch.Tensor)}
+    extra = {k: v for k, v in state.items() if not isinstance(v, torch.Tensor)}  # e.g. a balancer's plain state
+    torch.save({"tensors": tensors, "balancer": extra}, args.out)
 
 
 if __name__ == "__main__":
