@@ -15,6 +15,7 @@ from mtl.config_check import class_path_errors
 
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
+from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
 
@@ -49,6 +50,7 @@ class MultiTaskCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         name = _run_name(config)
+        use_source_tokenizer(config)
         for logger in config.trainer.logger or []:
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
@@ -69,6 +71,10 @@ def _run_name(config: Any) -> str:
 
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if (sys.argv[1:] if args is None else args)[:1] == ["advise"]:
+        from mtl.transfer.advise_command import main as advise
+
+        return advise((sys.argv[1:] if args is None else args)[1:])
     errors = class_path_errors(sys.argv[1:] if args is None else args)
     if errors:
         sys.exit("error: " + "\n       ".join(errors))
