@@ -10,6 +10,10 @@ import pytest
 
 from mtl.cli import main
 
+ENCODER = {"embed_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.0}
+#: the source's encoder, as a config's ``model:`` lines (targets must use the same)
+MODEL_ENCODER = "model:\n  encoder: {class_path: mtl.encoders.LSTMEncoder, init_args: %s}\n" % ENCODER
+
 SOURCE_CONFIG = """
 seed_everything: 0
 trainer:
@@ -21,10 +25,7 @@ trainer:
   logger:
     - class_path: lightning.pytorch.loggers.CSVLogger
       init_args: {save_dir: RUNS, name: source}
-model:
-  encoder:
-    class_path: mtl.encoders.LSTMEncoder
-    init_args: {embed_dim: 16, hidden_dim: 16, num_layers: 2, dropout: 0.0}
+MODEL_ENCODER
   heads:
     sentiment: {class_path: mtl.heads.ClassificationHead}
   lr: 0.01
@@ -39,15 +40,13 @@ data:
       label: sentiment
 """
 
-ENCODER = {"embed_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.0}
-
 
 @pytest.fixture(scope="session")
 def source_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The checkpoint of a 2-layer LSTM trained for 8 steps on synthetic sentiment."""
     root = tmp_path_factory.mktemp("source")
     config = root / "source.yaml"
-    config.write_text(SOURCE_CONFIG.replace("RUNS", str(root / "runs")))
+    config.write_text(SOURCE_CONFIG.replace("RUNS", str(root / "runs")).replace("MODEL_ENCODER\n", MODEL_ENCODER))
     main(["fit", "-c", str(config), f"--trainer.default_root_dir={root / 'runs'}"])
     run = root / "runs" / "source" / "version_0"
     assert (run / "tokenizer.json").is_file() and (run / "config.yaml").is_file()

@@ -13,13 +13,11 @@ from mtl.data.datamodule import MultiTaskDataModule
 from mtl.data.tokenizer import TokenizerSpec, save_atomically, train_tokenizer
 from mtl.module import MultiTaskModule
 from mtl.transfer import TransferError, load_source_run
+from tests.transfer.conftest import MODEL_ENCODER
 
 TARGET = """
 trainer: {max_epochs: 1, logger: false, enable_progress_bar: false}
-model:
-  encoder:
-    class_path: mtl.encoders.LSTMEncoder
-    init_args: {embed_dim: 16, hidden_dim: 16, num_layers: 2, dropout: 0.0}
+MODEL_ENCODER
   heads:
     topic: {class_path: mtl.heads.ClassificationHead}
 data:
@@ -31,7 +29,7 @@ data:
 
 def cli(tmp_path: Path, *args: str) -> MultiTaskCLI:
     config = tmp_path / "target.yaml"
-    config.write_text(TARGET)
+    config.write_text(TARGET.replace("MODEL_ENCODER\n", MODEL_ENCODER))
     return MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=["-c", str(config), f"--trainer.default_root_dir={tmp_path}", *args])
 
 
@@ -67,3 +65,38 @@ def test_a_foreign_file_is_refused_before_the_data_is_read(tmp_path: Path) -> No
     torch.save({"w": torch.ones(2)}, bogus)
     with pytest.raises(TransferError, match=f"source checkpoint '{bogus}' holds a dict without 'state_dict'"):
         cli(tmp_path, f"--model.transfer.checkpoint={bogus}")
+
+
+PRETRAIN = """
+trainer: {max_epochs: 1, limit_train_batches: 4, limit_val_batches: 1, enable_progress_bar: false, enable_model_summary: false,
+          logger: [{class_path: lightning.pytorch.loggers.CSVLogger, init_args: {save_dir: RUNS, name: dae}}]}
+model:
+  encoder: {class_path: mtl.encoders.LSTMEncoder, init_args: {embed_dim: 16, hidden_dim: 16, num_layers: 2}}
+  heads:
+    dae: {class_path: mtl.heads.DenoisingHead, init_args: {hidden_dim: 16, embed_dim: 8}}
+    mlm: {class_path: mtl.heads.MaskedLMHead}
+data:
+  batch_size: 8
+  tokenizer: {vocab_size: 200, min_frequency: 1}
+  tasks:
+    - {name: dae, type: denoising, corruption: {mask: 0.2, delete: 0.1, shuffle: 2}, source: {path: synthetic, train: 64, validation: 16, test: 0}}
+    - {name: mlm, type: mlm, source: {path: synthetic, train: 64, validation: 16, test: 0}}
+"""
+
+
+def test_self_supervised_pretraining_then_finetuning_on_the_command_line(tmp_path: Path) -> None:
+    from mtl.cli import main
+
+    runs = tmp_path / "runs"
+    pretrain = tmp_path / "dae.yaml"
+    pretrain.write_text(PRETRAIN.replace("RUNS", str(runs)))
+    main(["fit", "-c", str(pretrain), f"--trainer.default_root_dir={runs}"])
+    checkpoint = runs / "dae" / "version_0" / "checkpoints" / "last.ckpt"
+    state = torch.load(checkpoint, weights_only=True)
+    assert state["hyper_parameters"]["task_labels"]["dae"][:3] == ["[PAD]", "[UNK]", "[CLS]"]  # the vocabulary
+    made = cli(tmp_path, f"--model.transfer.checkpoint={checkpoint}", "--model.transfer.strategy=gradual_unfreeze", "--trainer.max_epochs=2")
+    made.trainer.fit(made.model, made.datamodule)
+    source = load_source_run(checkpoint)
+    embedding = made.model.encoder.state_dict()["embedding.embedding.weight"]
+    assert torch.equal(embedding, source.encoder_state["embedding.embedding.weight"])  # still frozen in epoch 1 of 0..1
+    assert not torch.equal(made.model.encoder.state_dict()["layers.1.weight_hh_l0"], source.encoder_state["layers.1.weight_hh_l0"])
