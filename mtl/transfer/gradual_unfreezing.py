@@ -5,6 +5,7 @@ from __future__ import annotations
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_info
 
+from mtl.transfer.errors import TransferError
 from mtl.transfer.layers import distinct, freeze_lower
 from mtl.transfer.transfer import Transfer
 
@@ -17,6 +18,14 @@ class GradualUnfreezing(L.Callback):
 
     def __init__(self, transfer: Transfer) -> None:
         self.transfer = transfer
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.transfer.chosen == "gradual_unfreeze" and trainer.world_size > 1:
+            raise TransferError(
+                "strategy gradual_unfreeze does not work with several processes yet: DDP fixes the parameters "
+                "it synchronises when it wraps the model, so groups unfrozen later would train apart on each "
+                "process; train on one device, or use freeze_lower / finetune with lr_decay"
+            )
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.transfer.chosen != "gradual_unfreeze":
