@@ -178,3 +178,24 @@ def test_a_moved_run_without_tokenizer_cannot_check_another_tokenizer(source_run
     data = target_data(source_run)
     with pytest.raises(TransferError, match="tokenizer.json is missing"):
         target_model(data, Transfer(str(moved / "last.ckpt"), tokenizer=str(source_run.parent.parent / "tokenizer.json")))
+
+
+def test_freeze_lower_under_a_gradient_balancer(source_run: Path) -> None:
+    """Manual optimisation (PCGrad over two tasks): the frozen embeddings stay as loaded."""
+    from mtl.balancers import PCGrad
+
+    tasks = [
+        Task(name, "classification", {"path": "synthetic", "train": 64, "validation": 16, "test": 0, "seed": 1}, label=name)
+        for name in ("topic", "sentiment")
+    ]
+    tokenizer = TokenizerSpec(path=str(source_run.parent.parent / "tokenizer.json"))
+    data = MultiTaskDataModule(tasks, batch_size=16, tokenizer=tokenizer, sampling="all")
+    model = MultiTaskModule(
+        partial(LSTMEncoder, **ENCODER), {n: ClassificationHead for n in ("topic", "sentiment")}, balancer=PCGrad(),
+        vocab_size=data.vocab_size, task_labels=data.task_labels, transfer=Transfer(str(source_run), strategy="freeze_lower"),
+    )  # fmt: skip
+    before = snapshot(model.encoder)
+    fit(model, data)
+    after = model.encoder.state_dict()
+    assert torch.equal(after["embedding.embedding.weight"], before["embedding.embedding.weight"])
+    assert not torch.equal(after["layers.0.weight_ih_l0"], before["layers.0.weight_ih_l0"])
