@@ -1,4 +1,5 @@
-"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``."""
+"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``, and
+``mtl advise`` (which transfer strategy suits a target, see :mod:`mtl.transfer`)."""
 
 from __future__ import annotations
 
@@ -71,10 +72,11 @@ def _run_name(config: Any) -> str:
 
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if (sys.argv[1:] if args is None else args)[:1] == ["advise"]:
+    command = sys.argv[1:] if args is None else args
+    if command[:1] == ["advise"]:  # not a Lightning subcommand: see mtl/transfer/advise_command.py
         from mtl.transfer.advise_command import main as advise
 
-        return advise((sys.argv[1:] if args is None else args)[1:])
+        return advise(command[1:])
     errors = class_path_errors(sys.argv[1:] if args is None else args)
     if errors:
         sys.exit("error: " + "\n       ".join(errors))

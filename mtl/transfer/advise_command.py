@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from typing import Any
 
 import yaml
@@ -71,7 +72,10 @@ def advise(args: argparse.Namespace) -> Advice:
 
 
 def main(args: list[str]) -> None:
-    advice = advise(parse(args))
+    try:
+        advice = advise(parse(args))
+    except TransferError as error:
+        sys.exit(f"error: {error}")
     print(advice.table())
     print(f"\napply it with: --model.transfer.checkpoint <source> --model.transfer.strategy {advice.strategy}"
           " (or strategy: auto)")  # fmt: skip

@@ -69,10 +69,9 @@ def load_source_run(path: str | Path) -> SourceRun:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TransferError(
-            f"source checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint with weights_only=True ({first}); "
-            f"expected {EXPECTED}"
+            f"source checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint of tensors and plain values "
+            f"(torch.load with weights_only=True: {type(error).__name__}); expected {EXPECTED}"
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
         raise TransferError(
