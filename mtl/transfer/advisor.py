@@ -17,7 +17,7 @@ class Thresholds:
             encoder's pooled representations of source and target text is at most this.
     """
 
-    small_data: int = 5000
+    small_data: int = 10000
     max_unk_rate: float = 0.05
     max_distance: float = 0.5
 
