@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers ud-ewt clean help
+.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers ud-ewt glue-transfer ud-to-cola nsmc nsmc-transfer clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -16,6 +16,10 @@ help:
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
 	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
+	@echo "make glue-transfer    pre-train a denoising autoencoder + masked LM on GLUE text, then fine-tune GLUE from it"
+	@echo "make ud-to-cola       CoLA from the UD English-EWT tagger: freeze, freeze_lower, finetune"
+	@echo "make nsmc             NSMC Korean movie-review sentiment with its own Korean tokenizer"
+	@echo "make nsmc-transfer    denoising autoencoder on NSMC text, then NSMC sentiment from it"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
 	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
 	@echo "make bench-ddp        training throughput, 1 vs. 2 DDP processes"
@@ -55,6 +59,29 @@ glue-balancers: setup
 	for b in $(GLUE_BALANCERS); do \
 	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/budget.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
 	done
+
+# The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
+# by the shell when the line runs (after the pre-training line before it has finished).
+LAST_CKPT = $$(ls -dv runs/$(1)/version_* | tail -1)/checkpoints/last.ckpt
+
+# Pre-training on GLUE text, then GLUE from its encoder and tokenizer.
+glue-transfer: setup
+	$(MTL) fit -c experiments/glue_dae.yaml --data.data_dir=$(DATA)
+	$(MTL) fit -c experiments/glue_from_dae.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,glue_dae)
+
+# CoLA from the UD tagger (trained first when runs/ud_ewt has no checkpoint), once per strategy.
+ud-to-cola: setup
+	ls runs/ud_ewt/version_*/checkpoints/last.ckpt >/dev/null 2>&1 || $(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
+	for s in freeze freeze_lower finetune; do \
+	  $(MTL) fit -c experiments/ud_to_cola_$$s.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,ud_ewt) || exit 1; \
+	done
+
+nsmc: setup
+	$(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
+
+nsmc-transfer: setup
+	$(MTL) fit -c experiments/nsmc_dae.yaml --data.data_dir=$(DATA)
+	$(MTL) fit -c experiments/nsmc_from_dae.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,nsmc_dae)
 
 bench-overhead: setup
 	$(BIN)/python benchmarks/overhead.py

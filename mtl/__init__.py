@@ -1,6 +1,6 @@
 """mtl: multi-task learning for NLP on PyTorch Lightning.
 
-The public API: encoders, heads, balancers, the module and the data module.
+The public API: encoders, heads, balancers, the module, the data module and transfer.
 """
 
 from mtl.balancers import StaticWeights, Sum, Weighting
@@ -8,6 +8,8 @@ from mtl.data import MultiTaskDataModule, Task, TaskSampler, TokenizerSpec
 from mtl.encoders import CNNEncoder, Encoder, EncoderOutput, LSTMEncoder, TransformerEncoder
 from mtl.heads import (
     ClassificationHead,
+    DenoisingHead,
+    MaskedLMHead,
     MultiLabelHead,
     PairClassificationHead,
     PairRegressionHead,
@@ -16,15 +18,18 @@ from mtl.heads import (
     TaskHead,
 )
 from mtl.module import MultiTaskModule
+from mtl.transfer import Transfer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CNNEncoder",
     "ClassificationHead",
+    "DenoisingHead",
     "Encoder",
     "EncoderOutput",
     "LSTMEncoder",
+    "MaskedLMHead",
     "MultiLabelHead",
     "MultiTaskDataModule",
     "MultiTaskModule",
@@ -38,6 +43,7 @@ __all__ = [
     "TaskHead",
     "TaskSampler",
     "TokenizerSpec",
+    "Transfer",
     "TransformerEncoder",
     "Weighting",
 ]

@@ -1,4 +1,5 @@
-"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``."""
+"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``, and
+``mtl advise`` (which transfer strategy suits a target, see :mod:`mtl.transfer`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
 from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
+from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
 
@@ -55,6 +57,7 @@ class MultiTaskCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         name = _run_name(config)
+        use_source_tokenizer(config)
         for logger in config.trainer.logger or []:
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
@@ -75,6 +78,11 @@ def _run_name(config: Any) -> str:
 
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    command = sys.argv[1:] if args is None else args
+    if command[:1] == ["advise"]:  # not a Lightning subcommand: see mtl/transfer/advise_command.py
+        from mtl.transfer.advise_command import main as advise
+
+        return advise(command[1:])
     errors = class_path_errors(sys.argv[1:] if args is None else args)
     if errors:
         sys.exit("error: " + "\n       ".join(errors))

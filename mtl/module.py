@@ -24,8 +24,11 @@ from mtl.balancers.task_gradients import GradientMode, TaskGradients, representa
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
+from mtl.param_groups import param_groups
 from mtl.schedule import Schedule, lr_factor
 from mtl.sharing.base import Alignment
+from mtl.transfer.gradual_unfreezing import GradualUnfreezing
+from mtl.transfer.transfer import Transfer
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,8 @@ class MultiTaskModule(L.LightningModule):
             training stops with an error.
         vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
         task_labels: every task's label names (filled in from the data by the CLI).
+        transfer: start the encoder from an earlier run's checkpoint, with a strategy
+            for which layers train (see :class:`mtl.transfer.Transfer`).
     """
 
     def __init__(
@@ -84,9 +89,10 @@ class MultiTaskModule(L.LightningModule):
         max_nonfinite_steps: int = 10,
         vocab_size: int = 0,
         task_labels: dict[str, list[str]] | None = None,
+        transfer: Transfer | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment"])  # plain values only: weights_only loads
+        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer"])  # plain values only: weights_only loads
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -99,6 +105,8 @@ class MultiTaskModule(L.LightningModule):
         self.alignment = alignment
         self.balancer = balancer if balancer is not None else Sum()
         shared = encoder(vocab_size)
+        if transfer is not None:  # before soft sharing copies it
+            transfer.load_encoder(shared)
         if alignment is not None and alignment.needs_separate_encoders:
             if self.balancer.needs_task_gradients:
                 raise ValueError(
@@ -112,6 +120,9 @@ class MultiTaskModule(L.LightningModule):
             self.encoder = shared
             self.encoders = None
         self.heads = nn.ModuleDict({name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels})
+        self.transfer = transfer
+        if transfer is not None:
+            transfer.apply(self.task_encoders)
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
@@ -179,8 +190,13 @@ class MultiTaskModule(L.LightningModule):
                     f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
                     f"label_type {head.label_type!r}; choose a head for {task.type}"
                 )
+        if self.transfer is not None and stage == "fit":
+            self.transfer.setup(self.task_encoders, self.trainer.datamodule)
         if stage == "fit" and self._trainer is not None:
             self._let_ddp_skip_idle_heads(self.trainer.strategy)
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        return [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
 
     def _let_ddp_skip_idle_heads(self, strategy: object) -> None:
         """With one task (or some) per step, the other heads take no part in the loss and
@@ -417,15 +433,10 @@ class MultiTaskModule(L.LightningModule):
 
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
-        decay, no_decay = [], []
-        for name, param in self.named_parameters():
-            if param.requires_grad:
-                (decay if param.ndim >= 2 and "norm" not in name else no_decay).append(param)
         hp = self.hparams
+        scales = self.transfer.lr_scales(self.task_encoders) if self.transfer is not None else None
         optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=hp.lr,
-            betas=tuple(hp.betas),
+            param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales), lr=hp.lr, betas=tuple(hp.betas)
         )
         total = max(1, int(self.trainer.estimated_stepping_batches))
         warmup = int(hp.warmup * total) if hp.warmup < 1 else int(hp.warmup)

@@ -80,8 +80,11 @@ def test_fast_dev_run_as_a_subprocess(tmp_path: Path) -> None:
 @pytest.mark.parametrize("config", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     args = ["-c", str(config), "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
-    if config.stem in NEEDS_DATA:
+    text = config.read_text()
+    if config.stem in NEEDS_DATA or "{data_dir}" in text:
         args += ["--data.data_dir", str(request.getfixturevalue("shared_data"))]
+    if "\n  transfer:" in text:  # its source run does not exist here (tests/transfer covers transfer)
+        args += ["--model.transfer=null"]
     cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args)
     tasks = cli.datamodule.tasks
     assert list(cli.model.heads) == list(tasks)

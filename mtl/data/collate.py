@@ -24,7 +24,8 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[s
 
     Returns ``input_ids``/``token_type_ids`` ``(B, T)`` long, ``attention_mask`` ``(B, T)``
     bool, ``index`` ``(B,)`` (row numbers in the split), ``labels`` when present (shape per
-    label type, tags padded with ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool for
+    label type, tags and the token ids of self-supervised tasks padded with
+    ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool for
     tagging, and ``task``, the task's name.
     """
     input_ids = pad(columns["input_ids"], pad_id, torch.long)  # (B, T)
@@ -40,8 +41,8 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[s
     if "labels" in columns:
         labels = columns["labels"]
         first = labels[0]
-        if isinstance(first, list) and "word_starts" in columns:
-            batch["labels"] = pad(labels, IGNORE_INDEX, torch.long)  # (B, T)
+        if isinstance(first, list) and ("word_starts" in columns or "label_length" in columns):
+            batch["labels"] = pad(labels, IGNORE_INDEX, torch.long)  # (B, T) tags or token ids (B, T')
         elif isinstance(first, list):
             batch["labels"] = torch.as_tensor(labels, dtype=torch.float)  # (B, C) multi-hot
         elif isinstance(first, float):

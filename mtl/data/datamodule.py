@@ -120,10 +120,14 @@ class MultiTaskDataModule(L.LightningDataModule):
             if "train" not in task.splits:
                 raise DataError(f"task {name!r}: splits {task.splits} has no 'train' role; add `train: <split name>`")
             self.raw[name] = load_task_splits(task)
+            if task.self_supervised:
+                continue  # labels: the vocabulary, below
             self.labels[name] = task.labels if task.labels is not None else self._infer_labels(task)
             if task.type in ("classification", "multilabel") and len(self.labels[name]) < 2:
                 raise DataError(f"task {name!r}: found labels {self.labels[name]}; a classifier needs at least 2")
         self.tokenizer = self._tokenizer()
+        vocabulary = [self.tokenizer.id_to_token(i) for i in range(self.tokenizer.get_vocab_size())]
+        self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
     def _infer_labels(self, task: Task) -> list[str]:
         splits = self.raw[task.name]
@@ -212,7 +216,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         groups: dict[str, str] = {}
         seen: dict[str, str] = {}
         for name, t in self.tasks.items():
-            key = repr((t.source, t.splits.get("train"), t.text, t.text_pair, t.max_length, t.max_train_examples))
+            corrupted = (t.type, t.corruption) if t.self_supervised else None  # its own input
+            key = repr((t.source, t.splits.get("train"), t.text, t.text_pair, t.max_length, t.max_train_examples, corrupted))
             groups[name] = seen.setdefault(key, name)
         return groups
 

@@ -8,9 +8,11 @@ from typing import Any
 import datasets
 from tokenizers import Tokenizer
 
+from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
+from mtl.data.tokenizer import MASK, SPECIAL_TOKENS, UNK
 
 IGNORE_INDEX = -100  # tag positions that carry no label (special tokens, later sub-words, padding)
 
@@ -51,6 +53,8 @@ class TaskEncoder:
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
         }
+        if task.self_supervised:
+            return self._corrupt(out)
         if task.label in rows:
             values = rows[task.label]
             if task.type == "tagging":
@@ -61,6 +65,29 @@ class TaskEncoder:
                 out["labels"] = [self._label(v) for v in values]
         elif task.type == "tagging":
             out["word_starts"] = [_word_starts(e.word_ids) for e in encodings]
+        return out
+
+    def _corrupt(self, out: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """Self-supervised tasks: the encoder reads corrupted ids; the labels are the
+        original ids (``denoising``, with ``label_length``) or the ids at the masked
+        positions (``mlm``, ``-100`` elsewhere)."""
+        spec, vocab = self.task.corruption, self.tokenizer.get_vocab_size()
+        special = {self.tokenizer.token_to_id(t) for t in SPECIAL_TOKENS if t != UNK}
+        mask_id = self.tokenizer.token_to_id(MASK)
+        inputs, labels = [], []
+        for ids, row in zip(out["input_ids"], out["index"]):
+            rng = spec.rng(self.split, row)
+            if self.task.type == "denoising":
+                inputs.append(corrupt_for_denoising(ids, special, mask_id, spec, rng))
+                labels.append(list(ids))
+            else:
+                corrupted, targets = mask_for_mlm(ids, special, mask_id, vocab, spec, rng)
+                inputs.append(corrupted)
+                labels.append(targets)
+        out["input_ids"], out["labels"] = inputs, labels
+        out["length"] = [len(ids) for ids in inputs]
+        out["token_type_ids"] = [[0] * len(ids) for ids in inputs] if self.task.type == "denoising" else out["token_type_ids"]
+        out["label_length"] = [len(ids) for ids in labels]
         return out
 
     def _label(self, value: Any) -> Any:

@@ -73,7 +73,8 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
         if role == "train" and task.max_train_examples is not None:
             ds = ds.select(range(min(task.max_train_examples, len(ds))))
         keep = _rows_with_text(task, ds)
-        _check_labels(task, split, ds, keep)
+        if not task.self_supervised:
+            _check_labels(task, split, ds, keep)
         if len(keep) < len(ds):
             text_columns = [c for c in (task.text, task.text_pair) if c]
             logger.warning(
@@ -87,7 +88,8 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
                 )
             ds = ds.select(keep)
         result[role] = ds
-    _warn_unseen_labels(task, result)
+    if not task.self_supervised:
+        _warn_unseen_labels(task, result)
     return datasets.DatasetDict(result)
 
 
@@ -243,7 +245,7 @@ def _describe(task: Task, split: str | None = None) -> str:
 
 
 def _check_columns(task: Task, split: str, ds: datasets.Dataset) -> None:
-    for field_name in ("text", "text_pair", "label"):
+    for field_name in ("text", "text_pair") if task.self_supervised else ("text", "text_pair", "label"):
         column = getattr(task, field_name)
         if column is not None and column not in ds.column_names:
             raise DataError(

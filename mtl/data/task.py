@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from mtl.data.corruption import Corruption
 from mtl.data.errors import DataError
 
-TaskType = Literal["classification", "multilabel", "regression", "tagging"]
+TaskType = Literal["classification", "multilabel", "regression", "tagging", "denoising", "mlm"]
+
+#: Task types whose labels come from the text itself: no label column, the labels are
+#: the tokenizer's vocabulary, and the encoder reads a corrupted copy of the text.
+SELF_SUPERVISED = ("denoising", "mlm")
 
 #: What each task type puts in ``batch["labels"]``; must equal the head's ``label_type``.
 LABEL_TYPE: dict[str, str] = {
@@ -15,6 +20,8 @@ LABEL_TYPE: dict[str, str] = {
     "multilabel": "multilabel",
     "regression": "float",
     "tagging": "tags",
+    "denoising": "sequence",
+    "mlm": "masked_tokens",
 }
 
 
@@ -27,7 +34,10 @@ class Task:
             task with its head.
         type: ``classification`` (one label per text or text pair), ``multilabel`` (a list
             of labels per text), ``regression`` (one float), or ``tagging`` (one label per
-            word; ``text`` is then a column of word lists).
+            word; ``text`` is then a column of word lists); or self-supervised from any
+            text column: ``denoising`` (reconstruct the text from a corrupted copy) or
+            ``mlm`` (predict masked tokens). These need no label column; their labels are
+            the tokenizer's vocabulary and ``corruption`` says how the input is corrupted.
         source: keyword arguments of ``datasets.load_dataset``: a hub name
             (``{"path": "nyu-mll/glue", "name": "sst2"}``) or a local builder
             (``{"path": "csv", "data_files": {...}, "delimiter": "\\t"}``). ``path: conllu``
@@ -45,6 +55,9 @@ class Task:
         splits: role (``train``, ``validation``, ``test``) to split name in the source.
         max_length: sub-word tokens kept per example, special tokens included.
         max_train_examples: use only the first N training examples (quick runs).
+        corruption: for ``denoising`` and ``mlm``: masking, deletion and local shuffling
+            of the input (see :class:`mtl.data.corruption.Corruption`); defaults apply
+            when omitted.
     """
 
     name: str
@@ -58,10 +71,30 @@ class Task:
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation"})
     max_length: int = 128
     max_train_examples: int | None = None
+    corruption: Corruption | None = None
+
+    def __post_init__(self) -> None:
+        if self.type in SELF_SUPERVISED:
+            if self.corruption is None:
+                self.corruption = Corruption()
+            self.corruption.check(self.name, self.type)
+            if self.type == "denoising" and self.text_pair is not None:
+                raise DataError(
+                    f"task {self.name!r}: a denoising task reconstructs one text; declare one task per "
+                    f"column instead of text_pair={self.text_pair!r}"
+                )
+        elif self.corruption is not None:
+            raise DataError(
+                f"task {self.name!r}: corruption applies to denoising and mlm tasks only, not to type {self.type!r}"
+            )
 
     @property
     def label_type(self) -> str:
         return LABEL_TYPE[self.type]
+
+    @property
+    def self_supervised(self) -> bool:
+        return self.type in SELF_SUPERVISED
 
 
 def resolve_source(task: Task, data_dir: str | None) -> Task:

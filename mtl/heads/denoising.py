@@ -1,0 +1,123 @@
+"""Denoising autoencoder: reconstruct the original text from the encoder's states of a
+corrupted copy, with a small recurrent decoder attending over those states."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Literal
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MetricCollection
+
+from mtl.encoders.output import EncoderOutput
+from mtl.heads.base import Batch, TaskHead
+from mtl.heads.token_prediction import (
+    IGNORE_INDEX,
+    METRICS,
+    check_vocabulary,
+    labelled_tokens,
+    token_loss,
+    token_metrics,
+    token_strings,
+)
+
+
+class DenoisingHead(TaskHead):
+    """A 1-layer GRU/LSTM decoder with dot-product attention over the encoder's token
+    states, trained with teacher forcing to reproduce the original ids.
+
+    The corruption (masking, deletion, local shuffling) happens in the data (``type:
+    denoising``, see :class:`mtl.data.corruption.Corruption`), so the encoder reads the
+    corrupted input; ``batch["labels"]`` ``(B, T')`` holds the original ids
+    (``[CLS] ... [SEP]``, ``-100`` padding). The decoder starts from a projection of the
+    pooled state, reads ``labels[:, :-1]`` and predicts ``labels[:, 1:]``. Metrics over
+    the predicted positions: ``"accuracy"`` (token accuracy) and ``"perplexity"``.
+
+    Args:
+        in_dim: the encoder's ``out_dim``.
+        labels: the tokenizer's vocabulary, id order (filled in by the data module).
+        cell: ``gru`` or ``lstm``.
+        hidden_dim: decoder state size.
+        embed_dim: decoder token embedding size.
+        dropout: dropout on the decoder's embeddings and outputs.
+        metrics: metric names, see above; the first is primary.
+    """
+
+    label_type: ClassVar[str] = "sequence"
+
+    def __init__(
+        self,
+        in_dim: int,
+        labels: list[str],
+        cell: Literal["gru", "lstm"] = "gru",
+        hidden_dim: int = 128,
+        embed_dim: int = 64,
+        dropout: float = 0.1,
+        metrics: Sequence[str] = ("accuracy", "perplexity"),
+    ) -> None:
+        super().__init__()
+        check_vocabulary(type(self).__name__, labels)
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"DenoisingHead: cell={cell!r} is not one of ['gru', 'lstm']")
+        self._set_metrics(metrics, METRICS)
+        self.labels = list(labels)
+        self.cell = cell
+        self.start_id = self.labels.index("[CLS]") if "[CLS]" in self.labels else 0
+        self.stop_id = self.labels.index("[SEP]") if "[SEP]" in self.labels else 0
+        self.embedding = nn.Embedding(len(labels), embed_dim, padding_idx=0)
+        self.init_state = nn.Linear(in_dim, hidden_dim)
+        self.rnn = (nn.GRU if cell == "gru" else nn.LSTM)(embed_dim, hidden_dim, batch_first=True)
+        self.query = nn.Linear(hidden_dim, in_dim, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_dim + in_dim, len(labels))
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+        """Vocabulary logits for ``labels[:, 1:]`` under teacher forcing, ``(B, T'-1, V)``;
+        without labels (prediction), greedy decoding up to the input length + 2."""
+        if "labels" not in batch:
+            return self.generate(encoded, batch["input_ids"].shape[1] + 2)
+        previous = batch["labels"][:, :-1].clamp_min(0)  # (B, T'-1), -100 padding -> id 0
+        states, _ = self.rnn(self.dropout(self.embedding(previous)), self._initial(encoded))  # (B, T'-1, H)
+        return self._logits(states, encoded)
+
+    def _initial(self, encoded: EncoderOutput) -> Tensor | tuple[Tensor, Tensor]:
+        h0 = torch.tanh(self.init_state(encoded.pooled))[None]  # (1, B, H)
+        return h0 if self.cell == "gru" else (h0, torch.zeros_like(h0))
+
+    def _logits(self, states: Tensor, encoded: EncoderOutput) -> Tensor:
+        scores = self.query(states) @ encoded.hidden.transpose(1, 2)  # (B, S, D) @ (B, D, T) -> (B, S, T)
+        scores = scores.masked_fill(~encoded.mask.bool()[:, None, :], float("-inf"))
+        context = scores.softmax(dim=-1) @ encoded.hidden  # (B, S, T) @ (B, T, D) -> (B, S, D)
+        return self.out(self.dropout(torch.cat([states, context], dim=-1)))  # (B, S, V)
+
+    @torch.no_grad()
+    def generate(self, encoded: EncoderOutput, max_length: int) -> Tensor:
+        """Greedy decoding from ``[CLS]``: logits ``(B, S, V)`` of each generated step."""
+        B = encoded.pooled.shape[0]
+        token = torch.full((B, 1), self.start_id, dtype=torch.long, device=encoded.pooled.device)  # (B, 1)
+        state, steps = self._initial(encoded), []
+        for _ in range(max_length - 1):
+            output, state = self.rnn(self.embedding(token), state)  # (B, 1, H)
+            logits = self._logits(output, encoded)  # (B, 1, V)
+            steps.append(logits)
+            token = logits.argmax(dim=-1)  # (B, 1)
+        return torch.cat(steps, dim=1)  # (B, S, V)
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        return token_loss(logits, batch["labels"][:, 1:])
+
+    def make_metrics(self) -> MetricCollection:
+        return token_metrics(self.metric_names, len(self.labels))
+
+    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Logits ``(N, V)`` and original ids ``(N,)`` at every target position."""
+        return labelled_tokens(logits, batch["labels"][:, 1:])
+
+    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+        """The reconstructed tokens of each example, up to (without) the first ``[SEP]``."""
+        ids = logits.argmax(dim=-1)  # (B, S)
+        stop = (ids == self.stop_id).int().cumsum(dim=1) > 0  # (B, S) True from the first [SEP] on
+        if "labels" in batch:
+            stop |= batch["labels"][:, 1:] == IGNORE_INDEX
+        return token_strings(ids, self.labels, ~stop)

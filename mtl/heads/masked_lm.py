@@ -1,0 +1,78 @@
+"""Masked language modelling: predict the original token at every masked position."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from torch import Tensor
+from torchmetrics import MetricCollection
+
+from mtl.encoders.activation import Activation
+from mtl.encoders.output import EncoderOutput
+from mtl.heads.base import Batch, TaskHead
+from mtl.heads.mlp import MLP
+from mtl.heads.token_prediction import (
+    IGNORE_INDEX,
+    METRICS,
+    check_vocabulary,
+    labelled_tokens,
+    token_loss,
+    token_metrics,
+    token_strings,
+)
+
+
+class MaskedLMHead(TaskHead):
+    """Predicts a vocabulary token from every token state; trained on the positions an
+    ``mlm`` task masked (``batch["labels"]`` holds their original ids, ``-100`` elsewhere).
+
+    The corruption happens in the data (``type: mlm``, see
+    :class:`mtl.data.corruption.Corruption`), so the encoder reads the masked input.
+    Metrics over the masked positions: ``"accuracy"`` (token accuracy) and ``"perplexity"``.
+
+    Args:
+        in_dim: the encoder's ``out_dim``.
+        labels: the tokenizer's vocabulary, id order (filled in by the data module).
+        hidden_dim: width of one hidden layer before the output; 0 for none.
+        dropout: dropout before each Linear layer.
+        activation: activation of the hidden layer.
+        metrics: metric names, see above; the first is primary.
+    """
+
+    label_type: ClassVar[str] = "masked_tokens"
+
+    def __init__(
+        self,
+        in_dim: int,
+        labels: list[str],
+        hidden_dim: int = 0,
+        dropout: float = 0.1,
+        activation: Activation = "gelu",
+        metrics: Sequence[str] = ("accuracy", "perplexity"),
+    ) -> None:
+        super().__init__()
+        check_vocabulary(type(self).__name__, labels)
+        self._set_metrics(metrics, METRICS)
+        self.labels = list(labels)
+        self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
+
+    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+        """Per-token vocabulary logits, ``(B, T, V)``."""
+        return self.mlp(encoded.hidden)  # (B, T, D) -> (B, T, V)
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        return token_loss(logits, batch["labels"])
+
+    def make_metrics(self) -> MetricCollection:
+        return token_metrics(self.metric_names, len(self.labels))
+
+    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Logits ``(N, V)`` and original ids ``(N,)`` at the masked positions."""
+        return labelled_tokens(logits, batch["labels"])
+
+    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+        """The predicted token at every masked position (every real token when the batch
+        has no labels)."""
+        keep = batch["labels"] != IGNORE_INDEX if "labels" in batch else batch["attention_mask"]
+        return token_strings(logits.argmax(dim=-1), self.labels, keep)

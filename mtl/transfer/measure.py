@@ -1,0 +1,130 @@
+"""Measuring a target's data against the source run: size, sub-word fit under the source
+tokenizer, and the distance between the source encoder's representations of both texts."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import torch
+from tokenizers import Tokenizer
+from torch import Tensor
+
+from mtl.data.tokenizer import UNK, load_tokenizer
+from mtl.encoders.base import Encoder
+from mtl.transfer.advisor import Advice, Measures, Thresholds, recommend
+from mtl.transfer.errors import TransferError
+from mtl.transfer.source_run import SourceRun
+
+
+def token_statistics(tokenizer: Tokenizer, texts: list[str]) -> tuple[float, float]:
+    """``[UNK]`` share of the sub-word tokens (special tokens excluded) and sub-words per word."""
+    unk, tokens, words = tokenizer.token_to_id(UNK), 0, 0
+    unknown = 0
+    for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
+        tokens += len(encoding.ids)
+        unknown += sum(i == unk for i in encoding.ids)
+        words += len({w for w in encoding.word_ids if w is not None})
+    return unknown / max(tokens, 1), tokens / max(words, 1)
+
+
+@torch.no_grad()
+def pooled_representations(encoder: Encoder, tokenizer: Tokenizer, texts: list[str], max_length: int = 128) -> Tensor:
+    """The encoder's pooled vectors of ``texts``, ``(N, D)``, in eval mode."""
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.enable_truncation(max_length)
+    tokenizer.enable_padding(pad_id=0)
+    training, device = encoder.training, next(encoder.parameters()).device
+    encoder.eval()
+    out = []
+    for start in range(0, len(texts), 64):
+        encodings = tokenizer.encode_batch(texts[start : start + 64])
+        ids = torch.tensor([e.ids for e in encodings], device=device)  # (B, T)
+        mask = torch.tensor([e.attention_mask for e in encodings], device=device).bool()  # (B, T)
+        out.append(encoder(ids, mask).pooled.float().cpu())  # (B, D)
+    encoder.train(training)
+    return torch.cat(out)  # (N, D)
+
+
+def representation_distances(source: Tensor, target: Tensor) -> tuple[float, float]:
+    """Normalised Fréchet distance of diagonal Gaussians and normalised CORAL distance
+    between two sets of vectors ``(N, D)``, ``(M, D)`` (see :class:`Measures`)."""
+    mu_s, mu_t = source.mean(0), target.mean(0)  # (D,)
+    sd_s, sd_t = source.std(0), target.std(0)  # (D,)
+    scale = sd_s.pow(2).sum().clamp_min(1e-12)
+    frechet = ((mu_s - mu_t).pow(2).sum() + (sd_s - sd_t).pow(2).sum()) / scale
+    cov_s, cov_t = torch.cov(source.T), torch.cov(target.T)  # (D, D)
+    coral = torch.linalg.matrix_norm(cov_s - cov_t) / torch.linalg.matrix_norm(cov_s).clamp_min(1e-12)
+    return float(frechet), float(coral)
+
+
+def measure(encoder: Encoder, tokenizer: Tokenizer, source_texts: list[str], target_texts: list[str], target_size: int) -> Measures:
+    """Every number of :class:`Measures` from samples of both texts."""
+    if len(source_texts) < 2 or len(target_texts) < 2:
+        raise TransferError(f"need at least 2 source and 2 target texts, got {len(source_texts)} and {len(target_texts)}")
+    unk_rate, fertility = token_statistics(tokenizer, target_texts)
+    _, source_fertility = token_statistics(tokenizer, source_texts)
+    frechet, coral = representation_distances(
+        pooled_representations(encoder, tokenizer, source_texts), pooled_representations(encoder, tokenizer, target_texts)
+    )
+    return Measures(target_size, unk_rate, fertility, source_fertility, frechet, coral)
+
+
+def training_texts(datamodule: Any, sample: int, seed: int = 0) -> tuple[list[str], int]:
+    """Up to ``sample`` training texts drawn from all tasks of a prepared data module, and
+    the training size: rows of the supervised tasks (of all tasks when all are
+    self-supervised)."""
+    datamodule.prepare()
+    tasks = datamodule.tasks
+    supervised = [n for n, t in tasks.items() if not t.self_supervised] or list(tasks)
+    size = sum(len(datamodule.raw[n]["train"]) for n in supervised)
+    texts: list[str] = []
+    for name, task in tasks.items():
+        train = datamodule.raw[name]["train"]
+        for column in [task.text] + ([task.text_pair] if task.text_pair else []):
+            texts += [" ".join(v) if isinstance(v, list) else str(v) for v in train[column][:]]
+    texts = list(dict.fromkeys(texts))
+    random.Random(seed).shuffle(texts)
+    return texts[:sample], size
+
+
+def datamodule_from_config(data: dict[str, Any], tokenizer: str | None, data_dir: str | None = None) -> Any:
+    """A data module from a config's ``data`` section (its tasks and data folder), reading
+    text with the tokenizer at ``tokenizer``."""
+    from mtl.data.corruption import Corruption
+    from mtl.data.datamodule import MultiTaskDataModule
+    from mtl.data.task import Task
+    from mtl.data.tokenizer import TokenizerSpec
+
+    tasks = []
+    for declaration in data["tasks"]:
+        declaration = dict(declaration)
+        if declaration.get("corruption"):
+            declaration["corruption"] = Corruption(**declaration["corruption"])
+        tasks.append(Task(**declaration))
+    spec = TokenizerSpec(path=tokenizer) if tokenizer else None
+    return MultiTaskDataModule(tasks, data_dir=data_dir or data.get("data_dir"), tokenizer=spec)
+
+
+def source_datamodule(source: SourceRun, data_dir: str | None = None) -> Any:
+    """The source run's data module, rebuilt from its ``config.yaml`` with its saved tokenizer."""
+    config = source.config()
+    if config is None or not (config.get("data") or {}).get("tasks"):
+        raise TransferError(
+            f"{source.run_dir}/config.yaml with data.tasks is needed to sample the source run's text; "
+            "it is written by `mtl fit`"
+        )
+    return datamodule_from_config(config["data"], str(source.tokenizer_path) if source.tokenizer_path else None, data_dir)
+
+
+def advise_for_datamodule(
+    source: SourceRun, encoder: Encoder, target: Any, thresholds: Thresholds, sample: int = 1000, data_dir: str | None = None
+) -> Advice:
+    """Measure ``target`` (a data module) against ``source`` and recommend a strategy;
+    ``encoder`` must hold the source run's weights."""
+    if source.tokenizer_path is None:
+        raise TransferError(f"{source.run_dir}/tokenizer.json is missing; the advisor reads text with the source tokenizer")
+    tokenizer = load_tokenizer(source.tokenizer_path)
+    source_texts, _ = training_texts(source_datamodule(source, data_dir or getattr(target, "data_dir", None)), sample)
+    target_texts, size = training_texts(target, sample)
+    return recommend(measure(encoder, tokenizer, source_texts, target_texts, size), thresholds)
