@@ -83,6 +83,10 @@ def main(args: list[str] | None = None) -> None:
         from mtl.transfer.advise_command import main as advise
 
         return advise(command[1:])
+    if command[:1] == ["report"]:  # not a Lightning subcommand: see mtl/report/command.py
+        from mtl.report.command import main as report
+
+        return report(command[1:])
     errors = class_path_errors(sys.argv[1:] if args is None else args)
     if errors:
         sys.exit("error: " + "\n       ".join(errors))

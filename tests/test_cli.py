@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -44,6 +45,8 @@ def test_demo_reaches_stated_accuracy_then_tests_and_predicts(tmp_path: Path) ->
     offline_runs = list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
     assert len(offline_runs) == 1 and list(offline_runs[0].glob("*.wandb"))
 
+    check_report_against_logged_metrics(run, tmp_path)
+
     ckpt = str(run / "checkpoints" / "last.ckpt")
     state = torch.load(ckpt, weights_only=True)  # plain tensors and values only: safe to load
     assert state["hyper_parameters"]["vocab_size"] > 0
@@ -68,6 +71,24 @@ def test_demo_reaches_stated_accuracy_then_tests_and_predicts(tmp_path: Path) ->
     assert lines[0]["topic"] == "sports" and lines[1]["topic"] == "tech"
     assert all(r["sentiment"] in ("negative", "neutral", "positive") for r in lines)
     assert all(1 / 3 <= r["sentiment_probability"] <= 1 for r in lines)
+
+
+def check_report_against_logged_metrics(run: Path, tmp_path: Path) -> None:
+    """`mtl report` on the finished run: its table holds the last validation's logged values."""
+    done = mtl("report", str(run), "--output", "reports/demo.md", "--title", "Demo", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = (tmp_path / "reports" / "demo.md").read_text()
+    assert (tmp_path / "reports" / "demo" / "primary-metrics.png").stat().st_size > 0
+    header, row = [line for line in report.splitlines() if line.startswith("| ")][:2]
+    table = dict(zip([c.strip() for c in header.split("|")[1:-1]], [c.strip() for c in row.split("|")[1:-1]]))
+    with (run / "metrics.csv").open() as f:
+        logged = [r for r in csv.DictReader(f) if r.get("val/average")][-1]  # the last validation
+    assert table["run"] == "demo" and table["seeds"] == "0"
+    assert table["sentiment accuracy"] == f"{float(logged['val/sentiment/accuracy']):.4f}"
+    assert table["tags accuracy"] == f"{float(logged['val/tags/accuracy']):.4f}"
+    assert table["topic f1"] == f"{float(logged['val/topic/f1']):.4f}"
+    assert table["average"] == f"{float(logged['val/average']):.4f}"
+    assert int(table["steps"]) == int(logged["step"]) + 1
 
 
 def test_fast_dev_run_as_a_subprocess(tmp_path: Path) -> None:

@@ -1,0 +1,31 @@
+"""``mtl report``: compare finished runs in one Markdown report with its figures.
+
+    mtl report runs/glue_balancers/*/version_0 --output reports/glue_balancers.md --title "GLUE: balancers"
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from mtl.report.document import write_report
+from mtl.report.run_record import ReportError, RunRecord
+
+
+def main(args: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="mtl report", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="run directories (runs/<name>/version_N)")
+    parser.add_argument("--output", required=True, help="the report's Markdown file; figures go to a folder beside it")
+    parser.add_argument("--title", default="Results")
+    parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test"], help="whose results-<stage>.json to read")
+    parser.add_argument("--notes", default="", help="a paragraph under the title (budget, caveats)")
+    options = parser.parse_args(args)
+    try:
+        records = [RunRecord.load(directory, options.stage) for directory in options.runs]
+    except ReportError as error:
+        sys.exit(f"error: {error}")
+    output = Path(options.output)
+    write_report(records, output, options.title, "mtl report " + shlex.join(args), options.notes)
+    print(output.read_text())
