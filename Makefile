@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers ud-ewt glue-transfer ud-to-cola nsmc nsmc-transfer clean help
+.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-transfer ud-to-cola nsmc nsmc-transfer clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -59,6 +59,13 @@ glue-balancers: setup
 	for b in $(GLUE_BALANCERS); do \
 	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/budget.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
 	done
+	$(MAKE) glue-balancers-report
+
+# The newest finished run of each balancer, side by side: reports/glue_balancers.md
+glue-balancers-report: setup
+	$(MTL) report $(foreach b,$(GLUE_BALANCERS),$$(ls -d runs/glue_balancers/$(b)/version_* | sort -V | tail -1)) \
+	  --output reports/glue_balancers.md --title "GLUE: one BiLSTM, six ways to combine the task losses" \
+	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 64 per task (experiments/glue_balancers/budget.yaml); dev sets. Command: make glue-balancers."
 
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).
