@@ -1,5 +1,6 @@
 """The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``, and
-``mtl advise`` (which transfer strategy suits a target, see :mod:`mtl.transfer`)."""
+``mtl advise`` (which transfer strategy suits a target, see :mod:`mtl.transfer`) and ``mtl report``
+(finished runs side by side, see :mod:`mtl.report`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
+from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
@@ -52,6 +55,11 @@ class MultiTaskCLI(LightningCLI):
         # too (Lightning refuses a ModelCheckpoint alongside it).
         if config.get("enable_checkpointing") is False:
             callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        # Atomic checkpoint files unless the config names its own CheckpointIO.
+        plugins = config.get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            config["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super()._instantiate_trainer(config, callbacks)
 
     def before_instantiate_classes(self) -> None:
