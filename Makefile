@@ -17,7 +17,7 @@ help:
 	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make glue-transfer    pre-train a denoising autoencoder + masked LM on GLUE text, then fine-tune GLUE from it"
-	@echo "make ud-to-cola       CoLA from the UD English-EWT tagger: freeze, freeze_lower, finetune"
+	@echo "make ud-to-cola       CoLA from the UD English-EWT tagger: scratch, freeze, freeze_lower, finetune"
 	@echo "make nsmc             NSMC Korean movie-review sentiment with its own Korean tokenizer"
 	@echo "make nsmc-transfer    denoising autoencoder on NSMC text, then NSMC sentiment from it"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
@@ -76,11 +76,12 @@ glue-transfer: setup
 	$(MTL) fit -c experiments/glue_dae.yaml --data.data_dir=$(DATA)
 	$(MTL) fit -c experiments/glue_from_dae.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,glue_dae)
 
-# CoLA from the UD tagger (trained first when runs/ud_ewt has no checkpoint), once per strategy.
+# CoLA from the UD tagger (trained first when runs/ud_ewt has no checkpoint), once per strategy
+# (experiments/ud_to_cola/<strategy>.yaml; scratch is the baseline); runs in runs/ud_to_cola/<strategy>/.
 ud-to-cola: setup
 	ls runs/ud_ewt/version_*/checkpoints/last.ckpt >/dev/null 2>&1 || $(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
-	for s in freeze freeze_lower finetune; do \
-	  $(MTL) fit -c experiments/ud_to_cola_$$s.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,ud_ewt) || exit 1; \
+	for s in scratch freeze freeze_lower finetune; do \
+	  $(MTL) fit -c experiments/ud_to_cola.yaml -c experiments/ud_to_cola/$$s.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,ud_ewt) || exit 1; \
 	done
 
 nsmc: setup

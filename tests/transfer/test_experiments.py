@@ -12,10 +12,9 @@ EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 PAIRS = [
     ("glue_dae", "glue_from_dae"),
     ("nsmc_dae", "nsmc_from_dae"),
-    ("ud_ewt", "ud_to_cola_freeze"),
-    ("ud_ewt", "ud_to_cola_freeze_lower"),
-    ("ud_ewt", "ud_to_cola_finetune"),
+    ("ud_ewt", "ud_to_cola"),
 ]
+UD_TO_COLA = sorted((EXPERIMENTS / "ud_to_cola").glob("*.yaml"))
 
 
 def load(name: str) -> dict:
@@ -38,3 +37,19 @@ def test_the_pretraining_configs_are_self_supervised_over_the_target_text() -> N
     nsmc, nsmc_dae = load("nsmc"), load("nsmc_dae")
     assert nsmc_dae["data"]["tasks"][0]["source"] == nsmc["data"]["tasks"][0]["source"]
     assert nsmc_dae["data"]["tasks"][0]["type"] == "denoising"
+
+
+@pytest.mark.parametrize("fragment", UD_TO_COLA, ids=[p.stem for p in UD_TO_COLA])
+def test_every_ud_to_cola_fragment_sets_one_valid_strategy(fragment: Path) -> None:
+    """Each fragment changes only ``model.transfer`` and names its own file's strategy."""
+    from mtl.transfer import Transfer
+
+    settings = yaml.safe_load(fragment.read_text())
+    assert list(settings) == ["model"] and list(settings["model"]) == ["transfer"]
+    merged = load("ud_to_cola")["model"]["transfer"] | settings["model"]["transfer"]
+    transfer = Transfer(**merged)
+    assert transfer.strategy == fragment.stem and transfer.checkpoint == "runs/ud_ewt/version_0/checkpoints/last.ckpt"
+
+
+def test_ud_to_cola_has_a_scratch_baseline_beside_the_transfer_strategies() -> None:
+    assert {p.stem for p in UD_TO_COLA} == {"scratch", "freeze", "freeze_lower", "finetune"}
