@@ -14,7 +14,6 @@ import lightning as L
 import torch
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
-from torchmetrics import MeanMetric
 
 from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
@@ -23,6 +22,7 @@ from mtl.balancers.sum import Sum
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
+from mtl.evaluation import TaskEvaluation
 from mtl.heads.base import TaskHead
 from mtl.param_groups import param_groups
 from mtl.schedule import Schedule, lr_factor
@@ -127,13 +127,7 @@ class MultiTaskModule(L.LightningModule):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
         self.task_gradients = TaskGradients(shared) if self.encoders is None else None
-        self.metrics = nn.ModuleDict(
-            {stage: nn.ModuleDict({name: head.make_metrics() for name, head in self.heads.items()}) for stage in ("val", "test")}
-        )
-        self.eval_losses = nn.ModuleDict(
-            {stage: nn.ModuleDict({name: MeanMetric() for name in self.heads}) for stage in ("val", "test")}
-        )
-        self._updated: dict[str, set[str]] = {"val": set(), "test": set()}
+        self.evaluation = TaskEvaluation(self.heads)
         self._nonfinite_streak = 0
         self._drop_gradients = False
         self.last_cosines: dict[tuple[str, str], float] = {}
@@ -360,14 +354,7 @@ class MultiTaskModule(L.LightningModule):
 
     def _evaluate(self, batch: TaskBatch, stage: str) -> None:
         task = batch["task"]
-        head = self.heads[task]
-        logits = self(batch, task)
-        size = batch["input_ids"].shape[0]
-        # Accumulated in metric objects, reduced across processes once at the epoch's end:
-        # processes may evaluate different numbers of batches (see ShardSampler).
-        self.eval_losses[stage][task].update(head.loss(logits, batch).detach(), weight=size)
-        self.metrics[stage][task].update(*head.metric_inputs(logits, batch))
-        self._updated[stage].add(task)
+        self.evaluation.update(stage, task, self.heads[task], self(batch, task), batch)
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val")
@@ -377,18 +364,10 @@ class MultiTaskModule(L.LightningModule):
 
     def _log_metrics(self, stage: str) -> None:
         primary = []
-        for task in self.heads:
-            if task not in self._updated[stage]:
-                continue
-            collection = self.metrics[stage][task]
-            values = collection.compute()
-            collection.reset()
-            values["loss"] = self.eval_losses[stage][task].compute()
-            self.eval_losses[stage][task].reset()
+        for task, values in self.evaluation.compute(stage).items():
             for name, value in values.items():
                 self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
             primary.append(float(values[self.heads[task].primary_metric]))
-        self._updated[stage].clear()
         if primary:
             average = sum(primary) / len(primary)
             self.log(f"{stage}/average", average if math.isfinite(average) else 0.0, prog_bar=True)

@@ -1,0 +1,47 @@
+"""Per-task validation and test metrics, accumulated over an epoch and reduced across
+processes once at its end."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from mtl.heads.base import Batch, TaskHead
+
+STAGES = ("val", "test")
+
+
+class TaskEvaluation(nn.Module):
+    """Each task's metrics (its head's ``MetricCollection``) and mean loss, per stage.
+
+    Everything is kept in metric objects and synchronised by torchmetrics in
+    ``compute``, never per step: under DDP processes may evaluate different numbers of
+    batches (see :class:`mtl.data.shard_sampler.ShardSampler`).
+    """
+
+    def __init__(self, heads: nn.ModuleDict) -> None:
+        super().__init__()
+        self.metrics = nn.ModuleDict({s: nn.ModuleDict({t: h.make_metrics() for t, h in heads.items()}) for s in STAGES})
+        self.losses = nn.ModuleDict({s: nn.ModuleDict({t: MeanMetric() for t in heads}) for s in STAGES})
+        self._updated: dict[str, set[str]] = {s: set() for s in STAGES}
+
+    def update(self, stage: str, task: str, head: TaskHead, logits: Tensor, batch: Batch) -> None:
+        size = batch["input_ids"].shape[0]
+        self.losses[stage][task].update(head.loss(logits, batch).detach(), weight=size)
+        self.metrics[stage][task].update(*head.metric_inputs(logits, batch))
+        self._updated[stage].add(task)
+
+    def compute(self, stage: str) -> dict[str, dict[str, Tensor]]:
+        """``{task: {metric: value, "loss": value}}`` for the tasks seen this epoch (in the
+        heads' order), then reset for the next epoch."""
+        results = {}
+        for task in self.metrics[stage]:
+            if task not in self._updated[stage]:
+                continue
+            values = dict(self.metrics[stage][task].compute())
+            values["loss"] = self.losses[stage][task].compute()
+            self.metrics[stage][task].reset()
+            self.losses[stage][task].reset()
+            results[task] = values
+        self._updated[stage].clear()
+        return results
