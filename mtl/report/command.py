@@ -27,5 +27,6 @@ def main(args: list[str]) -> None:
     except ReportError as error:
         sys.exit(f"error: {error}")
     output = Path(options.output)
-    write_report(records, output, options.title, "mtl report " + shlex.join(args), options.notes)
+    shown = [("..." if previous == "--notes" else arg) for previous, arg in zip([None, *args], args)]  # notes are printed below the title
+    write_report(records, output, options.title, "mtl report " + shlex.join(shown), options.notes)
     print(output.read_text())
