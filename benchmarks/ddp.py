@@ -27,6 +27,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from functools import partial
 from pathlib import Path
@@ -121,11 +122,14 @@ def single(cfg: dict) -> dict:
 
 
 def run_child(cfg: dict, timeout: int) -> dict:
+    """Runs one setting in a fresh process tree; rank 0 writes its result to a file."""
     env = os.environ | {"OMP_NUM_THREADS": str(cfg["threads"])}
-    done = subprocess.run([sys.executable, __file__, "--single", json.dumps(cfg)], capture_output=True, text=True, timeout=timeout, env=env)
-    for line in reversed(done.stdout.splitlines()):
-        if line.startswith("RESULT ") and line != "RESULT {}":
-            return json.loads(line[len("RESULT ") :])
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "result.json"
+        command = [sys.executable, __file__, "--single", json.dumps(cfg | {"out": str(out)})]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+        if done.returncode == 0 and out.exists():
+            return json.loads(out.read_text())
     tail = [x for x in done.stderr.strip().splitlines() if x.strip()]
     return {"error": tail[-1] if tail else f"exit {done.returncode}"}
 
@@ -143,7 +147,10 @@ def main() -> None:
     parser.add_argument("--single", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.single:
-        print("RESULT " + json.dumps(single(json.loads(args.single))), flush=True)
+        cfg = json.loads(args.single)
+        result = single(cfg)
+        if result:  # rank 0
+            Path(cfg["out"]).write_text(json.dumps(result))
         return
 
     base = {"accelerator": args.accelerator, "precision": args.precision, "batch": args.batch, "steps": args.steps,
