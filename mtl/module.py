@@ -184,9 +184,9 @@ class MultiTaskModule(L.LightningModule):
                     f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
                     f"label_type {head.label_type!r}; choose a head for {task.type}"
                 )
-        if self.transfer is not None and stage == "fit":
-            self.transfer.setup(self.task_encoders, self.trainer.datamodule)
         if stage == "fit" and self._trainer is not None:
+            if self.transfer is not None:
+                self.transfer.setup(self.task_encoders, self.trainer.datamodule)
             self._let_ddp_skip_idle_heads(self.trainer.strategy)
 
     def configure_callbacks(self) -> list[L.Callback]:
