@@ -7,16 +7,18 @@ from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import Batch, TaskHead
 from mtl.heads.token_prediction import (
-    IGNORE_INDEX,
     METRICS,
     check_vocabulary,
+    labelled,
     labelled_tokens,
+    scatter_ids,
     token_loss,
     token_metrics,
     token_strings,
@@ -41,6 +43,10 @@ class DenoisingHead(TaskHead):
         hidden_dim: decoder state size.
         embed_dim: decoder token embedding size.
         dropout: dropout on the decoder's embeddings and outputs.
+        tie_embeddings: project the output to ``embed_dim`` and score it against the
+            decoder's embedding table (Press and Wolf 2017) instead of a ``V``-wide Linear
+            layer on ``hidden_dim + in_dim``: fewer parameters and, for a large vocabulary,
+            several times cheaper.
         metrics: metric names, see above; the first is primary.
     """
 
@@ -54,6 +60,7 @@ class DenoisingHead(TaskHead):
         hidden_dim: int = 128,
         embed_dim: int = 64,
         dropout: float = 0.1,
+        tie_embeddings: bool = False,
         metrics: Sequence[str] = ("accuracy", "perplexity"),
     ) -> None:
         super().__init__()
@@ -70,26 +77,38 @@ class DenoisingHead(TaskHead):
         self.rnn = (nn.GRU if cell == "gru" else nn.LSTM)(embed_dim, hidden_dim, batch_first=True)
         self.query = nn.Linear(hidden_dim, in_dim, bias=False)
         self.dropout = nn.Dropout(dropout)
-        self.out = nn.Linear(hidden_dim + in_dim, len(labels))
+        self.tie_embeddings = tie_embeddings
+        if tie_embeddings:
+            self.out = nn.Linear(hidden_dim + in_dim, embed_dim)
+            self.vocabulary_bias = nn.Parameter(torch.zeros(len(labels)))
+        else:
+            self.out = nn.Linear(hidden_dim + in_dim, len(labels))
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
-        """Vocabulary logits for ``labels[:, 1:]`` under teacher forcing, ``(B, T'-1, V)``;
-        without labels (prediction), greedy decoding up to the input length + 2."""
+        """Vocabulary logits ``(N, V)`` at the N labelled positions of ``labels[:, 1:]``
+        (row-major) under teacher forcing; without labels (prediction), greedy decoding
+        up to the input length + 2, ``(B, S, V)``."""
         if "labels" not in batch:
             return self.generate(encoded, batch["input_ids"].shape[1] + 2)
         previous = batch["labels"][:, :-1].clamp_min(0)  # (B, T'-1), -100 padding -> id 0
         states, _ = self.rnn(self.dropout(self.embedding(previous)), self._initial(encoded))  # (B, T'-1, H)
-        return self._logits(states, encoded)
+        return self._logits(states, encoded, labelled(batch["labels"][:, 1:]))  # (N, V)
 
     def _initial(self, encoded: EncoderOutput) -> Tensor | tuple[Tensor, Tensor]:
         h0 = torch.tanh(self.init_state(encoded.pooled))[None]  # (1, B, H)
         return h0 if self.cell == "gru" else (h0, torch.zeros_like(h0))
 
-    def _logits(self, states: Tensor, encoded: EncoderOutput) -> Tensor:
+    def _logits(self, states: Tensor, encoded: EncoderOutput, keep: Tensor | None = None) -> Tensor:
+        """Logits ``(B, S, V)``, or ``(N, V)`` at the True positions of ``keep`` ``(B, S)``."""
         scores = self.query(states) @ encoded.hidden.transpose(1, 2)  # (B, S, D) @ (B, D, T) -> (B, S, T)
         scores = scores.masked_fill(~encoded.mask.bool()[:, None, :], float("-inf"))
         context = scores.softmax(dim=-1) @ encoded.hidden  # (B, S, T) @ (B, T, D) -> (B, S, D)
-        return self.out(self.dropout(torch.cat([states, context], dim=-1)))  # (B, S, V)
+        features = self.dropout(torch.cat([states, context], dim=-1))  # (B, S, H + D)
+        if keep is not None:
+            features = features[keep]  # (N, H + D)
+        if self.tie_embeddings:  # (..., H + D) -> (..., E) -> (..., V) through the embedding table
+            return F.linear(self.out(features), self.embedding.weight, self.vocabulary_bias)
+        return self.out(features)  # (..., V)
 
     @torch.no_grad()
     def generate(self, encoded: EncoderOutput, max_length: int) -> Tensor:
@@ -116,8 +135,9 @@ class DenoisingHead(TaskHead):
 
     def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
         """The reconstructed tokens of each example, up to (without) the first ``[SEP]``."""
-        ids = logits.argmax(dim=-1)  # (B, S)
+        keep = labelled(batch["labels"][:, 1:]) if "labels" in batch else None  # (B, S)
+        ids = logits.argmax(dim=-1) if keep is None else scatter_ids(logits, keep, fill=self.stop_id)  # (B, S)
         stop = (ids == self.stop_id).int().cumsum(dim=1) > 0  # (B, S) True from the first [SEP] on
-        if "labels" in batch:
-            stop |= batch["labels"][:, 1:] == IGNORE_INDEX
+        if keep is not None:
+            stop |= ~keep
         return token_strings(ids, self.labels, ~stop)

@@ -13,10 +13,11 @@ from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import Batch, TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.token_prediction import (
-    IGNORE_INDEX,
     METRICS,
     check_vocabulary,
+    labelled,
     labelled_tokens,
+    scatter_ids,
     token_loss,
     token_metrics,
     token_strings,
@@ -58,7 +59,11 @@ class MaskedLMHead(TaskHead):
         self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
-        """Per-token vocabulary logits, ``(B, T, V)``."""
+        """Vocabulary logits at the masked positions, ``(N, V)``, when the batch has labels
+        (about 15% of the tokens: the ``V``-wide projection is skipped elsewhere);
+        at every token, ``(B, T, V)``, for prediction."""
+        if "labels" in batch:
+            return self.mlp(encoded.hidden[labelled(batch["labels"])])  # (N, D) -> (N, V)
         return self.mlp(encoded.hidden)  # (B, T, D) -> (B, T, V)
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
@@ -74,5 +79,5 @@ class MaskedLMHead(TaskHead):
     def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
         """The predicted token at every masked position (every real token when the batch
         has no labels)."""
-        keep = batch["labels"] != IGNORE_INDEX if "labels" in batch else batch["attention_mask"]
-        return token_strings(logits.argmax(dim=-1), self.labels, keep)
+        keep = labelled(batch["labels"]) if "labels" in batch else batch["attention_mask"].bool()  # (B, T)
+        return token_strings(scatter_ids(logits, keep, fill=0), self.labels, keep)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
@@ -27,26 +28,47 @@ METRICS: dict[str, Callable[[int], Metric]] = {
 }
 
 
+def labelled(target: Tensor) -> Tensor:
+    """Where ``target`` ``(B, T)`` carries a label: the positions whose vocabulary logits a
+    head computes in training (``(N, V)`` for the N True entries, row-major), sparing the
+    ``V``-wide projection at every padded, unmasked or unpredicted position."""
+    return target != IGNORE_INDEX
+
+
 def token_loss(logits: Tensor, target: Tensor) -> Tensor:
-    """Mean cross-entropy of ``(..., V)`` logits against ``(...)`` ids, ignoring ``-100``;
-    zero (still attached to the graph) when no position carries a label."""
-    flat = logits.float().reshape(-1, logits.size(-1))  # (N, V)
-    target = target.reshape(-1)  # (N,)
-    if not bool((target != IGNORE_INDEX).any()):
-        return flat.sum() * 0.0
-    return F.cross_entropy(flat, target, ignore_index=IGNORE_INDEX)
+    """Mean cross-entropy of vocabulary logits against ids ``(B, T)``, ignoring ``-100``:
+    logits either ``(B, T, V)`` or ``(N, V)`` at the labelled positions only (see
+    :func:`labelled`); zero (still attached to the graph) when no position carries a label."""
+    flat, target = labelled_tokens(logits, target, detach=False)  # (N, V), (N,)
+    if target.numel() == 0:
+        return logits.sum() * 0.0
+    return F.cross_entropy(flat.float(), target)
 
 
 def token_metrics(names: Sequence[str], vocab_size: int) -> MetricCollection:
     return MetricCollection({m: METRICS[m](vocab_size) for m in names})
 
 
-def labelled_tokens(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """Logits ``(N, V)`` and ids ``(N,)`` at the positions that carry a label."""
-    flat = logits.detach().reshape(-1, logits.size(-1))  # (N_all, V)
-    target = target.reshape(-1)  # (N_all,)
-    keep = target != IGNORE_INDEX
-    return flat[keep], target[keep]
+def labelled_tokens(logits: Tensor, target: Tensor, detach: bool = True) -> tuple[Tensor, Tensor]:
+    """Logits ``(N, V)`` and ids ``(N,)`` at the positions of ``target`` ``(B, T)`` that
+    carry a label; ``logits`` are ``(B, T, V)`` or already ``(N, V)`` at those positions."""
+    keep = labelled(target)  # (B, T)
+    logits = logits.detach() if detach else logits
+    if logits.dim() == 2:
+        if logits.shape[0] != int(keep.sum()):
+            raise ValueError(f"{logits.shape[0]} rows of logits for {int(keep.sum())} labelled positions")
+        return logits, target[keep]
+    return logits[keep], target[keep]
+
+
+def scatter_ids(logits: Tensor, keep: Tensor, fill: int) -> Tensor:
+    """The argmax ids ``(B, T)`` of logits ``(B, T, V)``, or of ``(N, V)`` placed at the
+    True positions of ``keep`` ``(B, T)`` with ``fill`` elsewhere."""
+    if logits.dim() == 3:
+        return logits.argmax(dim=-1)
+    ids = torch.full(keep.shape, fill, dtype=torch.long, device=logits.device)  # (B, T)
+    ids[keep] = logits.argmax(dim=-1)
+    return ids
 
 
 def token_strings(ids: Tensor, vocabulary: list[str], keep: Tensor) -> list[list[str]]:

@@ -14,6 +14,7 @@ from mtl import LSTMEncoder, MultiTaskDataModule, MultiTaskModule, Task
 from mtl.data.corruption import Corruption
 from mtl.data.tokenizer import TokenizerSpec
 from mtl.heads import DenoisingHead, MaskedLMHead
+from mtl.encoders.output import EncoderOutput
 from mtl.heads.token_prediction import IGNORE_INDEX
 
 
@@ -88,7 +89,7 @@ def test_denoising_head_shapes_and_greedy_decoding() -> None:
     labels = torch.tensor([[2, 5, 6, 3], [2, 5, 3, IGNORE_INDEX]])
     batch = {"labels": labels, "input_ids": torch.ones(2, 5, dtype=torch.long)}
     logits = head(encoded, batch)
-    assert logits.shape == (2, 3, 7)
+    assert logits.shape == (5, 7)  # only the 5 labelled positions of labels[:, 1:] are scored
     assert head.loss(logits, batch).ndim == 0
     preds, target = head.metric_inputs(logits, batch)
     assert preds.shape == (5, 7) and target.tolist() == [5, 6, 3, 5, 3]
@@ -96,6 +97,40 @@ def test_denoising_head_shapes_and_greedy_decoding() -> None:
     assert generated.shape == (2, 6, 7)
     with pytest.raises(ValueError, match="vocabulary"):
         DenoisingHead(8, ["0", "1"])
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_scoring_only_labelled_positions_gives_the_full_loss_and_decoding(tie: bool) -> None:
+    """Both heads compute vocabulary logits only where a label is; loss, metrics and
+    decoding equal those of the full (B, T, V) logits at those positions."""
+    torch.manual_seed(0)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(20)]
+    encoded = EncoderOutput(hidden=torch.randn(3, 6, 8), pooled=torch.randn(3, 8), mask=torch.ones(3, 6, dtype=torch.bool))
+    encoded.mask[2, 4:] = False
+    labels = torch.full((3, 6), IGNORE_INDEX)
+    labels[0, 1], labels[0, 4], labels[1, 2], labels[2, 3] = 7, 9, 11, 13
+    mlm = MaskedLMHead(8, vocab, hidden_dim=16, dropout=0.0).eval()
+    batch = {"labels": labels, "input_ids": torch.ones(3, 6, dtype=torch.long), "attention_mask": encoded.mask.long()}
+    sparse, full = mlm(encoded, batch), mlm.mlp(encoded.hidden)  # (4, V), (3, 6, V)
+    assert sparse.shape == (4, len(vocab))
+    torch.testing.assert_close(sparse, full[labels != IGNORE_INDEX])
+    torch.testing.assert_close(mlm.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), labels.reshape(-1)))
+    assert mlm.decode(sparse, batch) == mlm.decode(full, batch)
+    assert [len(row) for row in mlm.decode(sparse, batch)] == [2, 1, 1]
+
+    dae = DenoisingHead(8, vocab, hidden_dim=8, embed_dim=4, dropout=0.0, tie_embeddings=tie).eval()
+    sequences = torch.tensor([[2, 7, 8, 9, 3], [2, 10, 3, IGNORE_INDEX, IGNORE_INDEX], [2, 11, 12, 3, IGNORE_INDEX]])
+    batch = {"labels": sequences, "input_ids": torch.ones(3, 6, dtype=torch.long)}
+    sparse = dae(encoded, batch)  # (N, V)
+    states, _ = dae.rnn(dae.embedding(sequences[:, :-1].clamp_min(0)), dae._initial(encoded))
+    full = dae._logits(states, encoded)  # (3, 4, V)
+    keep = sequences[:, 1:] != IGNORE_INDEX
+    assert sparse.shape == (int(keep.sum()), len(vocab)) == (9, len(vocab))
+    torch.testing.assert_close(sparse, full[keep])
+    torch.testing.assert_close(dae.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), sequences[:, 1:].reshape(-1)))
+    assert dae.decode(sparse, batch) == dae.decode(full, batch)
+    if tie:  # the output is scored against the decoder's own embedding table
+        assert dae.out.out_features == 4 and dae.vocabulary_bias.shape == (len(vocab),)
 
 
 def test_masked_lm_learns_the_masked_tokens(fresh_cache) -> None:
