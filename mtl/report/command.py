@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mtl.report.document import write_report
-from mtl.report.run_record import ReportError, RunRecord
+from mtl.report.run_record import ReportError, RunRecord, gather_rows
 
 
 def main(args: list[str]) -> None:
@@ -21,9 +21,17 @@ def main(args: list[str]) -> None:
     parser.add_argument("--title", default="Results")
     parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test"], help="whose results-<stage>.json to read")
     parser.add_argument("--notes", default="", help="a paragraph under the title (budget, caveats)")
+    parser.add_argument(
+        "--row",
+        action="append",
+        default=[],
+        metavar="LABEL=PATTERN",
+        help="put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task runs); repeatable",
+    )
     options = parser.parse_args(args)
     try:
         records = [RunRecord.load(directory, options.stage) for directory in options.runs]
+        gather_rows(records, options.row)
     except ReportError as error:
         sys.exit(f"error: {error}")
     output = Path(options.output)

@@ -10,7 +10,10 @@ from mtl.report.run_record import RunRecord
 
 
 def comparison_table(records: list[RunRecord], metrics: str = "all") -> str:
-    """A Markdown table. Runs with the same name (several seeds) are one row, ``mean ± std``.
+    """A Markdown table, one row per :attr:`RunRecord.row`: runs of one row are its seeds
+    and, for a row that gathers single-task runs, its tasks. Each cell is the ``mean ± std``
+    over the runs that have that metric; ``average``, ``steps`` and ``minutes`` are taken
+    per seed (the seed's runs averaged, summed, summed) and then over seeds.
 
     Args:
         records: finished runs.
@@ -18,7 +21,7 @@ def comparison_table(records: list[RunRecord], metrics: str = "all") -> str:
     """
     groups: dict[str, list[RunRecord]] = defaultdict(list)
     for record in records:
-        groups[record.name].append(record)
+        groups[record.row].append(record)
     columns: list[tuple[str, str]] = []
     for record in records:
         for task in record.tasks:
@@ -30,10 +33,13 @@ def comparison_table(records: list[RunRecord], metrics: str = "all") -> str:
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for name, runs in groups.items():
         cells = [_cell([r.tasks.get(task, {}).get(metric, math.nan) for r in runs]) for task, metric in columns]
-        cells.append(_cell([r.average for r in runs]))
-        seeds = ", ".join(str(r.seed) for r in runs)
-        steps = _cell([float(r.global_step) for r in runs], digits=0)
-        minutes = _cell([r.seconds / 60 for r in runs], digits=1)
+        by_seed: dict[object, list[RunRecord]] = defaultdict(list)
+        for r in runs:
+            by_seed[r.seed].append(r)
+        cells.append(_cell([statistics.mean(r.average for r in group) for group in by_seed.values()]))
+        seeds = ", ".join(str(seed) for seed in by_seed)
+        steps = _cell([float(sum(r.global_step for r in group)) for group in by_seed.values()], digits=0)
+        minutes = _cell([sum(r.seconds for r in group) / 60 for group in by_seed.values()], digits=1)
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {seeds} | {steps} | {minutes} |")
     return "\n".join(lines)
 

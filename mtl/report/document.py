@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import platform
 import shutil
+import statistics
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mtl.report.comparison import comparison_table
+from mtl.report.learning_curves import learning_curves
 from mtl.report.run_record import RunRecord
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers")
@@ -16,7 +18,9 @@ PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers")
 def write_report(records: list[RunRecord], output: Path, title: str, command: str, notes: str = "") -> list[Path]:
     """Writes ``output`` (Markdown) and its figures into ``<output stem>/``; returns the figures."""
     figures_dir = output.parent / output.stem
-    figures = _copy_run_figures(records, figures_dir) + [_primary_metric_bars(records, figures_dir / "primary-metrics.png")]
+    figures = [_primary_metric_bars(records, figures_dir / "primary-metrics.png")]
+    curves = learning_curves(records, figures_dir / "learning-curves.png")
+    figures += ([curves] if curves else []) + _copy_run_figures(records, figures_dir)
     lines = [f"# {title}", ""]
     if notes:
         lines += [notes, ""]
@@ -27,16 +31,18 @@ def write_report(records: list[RunRecord], output: Path, title: str, command: st
         "",
         comparison_table(records),
         "",
-        "`steps` are optimiser steps, `minutes` wall time of training and validation; several seeds of one "
-        "run name are shown as mean ± standard deviation.",
+        "`steps` are optimiser steps, `minutes` wall time of training and validation (summed over the runs "
+        "a row gathers); a row's several seeds are shown as mean ± standard deviation.",
         "",
         "## Runs",
         "",
-        "| run | directory | seed | config |",
-        "|---|---|---|---|",
+        "| row | run | directory | seed | minutes | config |",
+        "|---|---|---|---|---|---|",
     ]
     for r in records:
-        lines.append(f"| {r.name} | `{r.directory}` | {r.seed} | `{r.directory / 'config.yaml'}` |")
+        lines.append(
+            f"| {r.row} | {r.name} | `{r.directory}` | {r.seed} | {r.seconds / 60:.1f} | `{r.directory / 'config.yaml'}` |"
+        )
     lines += ["", "## Environment", "", f"Python {platform.python_version()} on {platform.machine()}; " + ", ".join(
         f"{p} {_version(p)}" for p in PACKAGES) + ".", ""]  # fmt: skip
     lines += ["## Figures", ""]
@@ -59,20 +65,30 @@ def _copy_run_figures(records: list[RunRecord], target: Path) -> list[Path]:
 
 
 def _primary_metric_bars(records: list[RunRecord], path: Path) -> Path:
-    """Grouped bars: each task's primary metric, one bar per run."""
+    """Grouped bars: each task's primary metric, one bar per report row (mean over its
+    seeds, with their standard deviation as an error bar): single- against multi-task."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(t for r in records for t in r.tasks))
-    width = 0.8 / max(len(records), 1)
+    rows: dict[str, list[RunRecord]] = {}
+    for r in records:
+        rows.setdefault(r.row, []).append(r)
+    width = 0.8 / max(len(rows), 1)
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(tasks)), 3.5))
-    for i, r in enumerate(records):
-        values = [r.tasks.get(t, {}).get((r.metric_order(t) or ["loss"])[0], 0.0) for t in tasks]
-        ax.bar([j + i * width for j in range(len(tasks))], values, width, label=f"{r.name} (seed {r.seed})")
-    ax.set_xticks([j + width * (len(records) - 1) / 2 for j in range(len(tasks))])
-    ax.set_xticklabels([f"{t}\n{(records[0].metric_order(t) or ['loss'])[0]}" for t in tasks])
+    for i, (row, runs) in enumerate(rows.items()):
+        means, errors = [], []
+        for t in tasks:
+            values = [r.tasks[t][(r.metric_order(t) or ["loss"])[0]] for r in runs if t in r.tasks]
+            means.append(statistics.mean(values) if values else 0.0)
+            errors.append(statistics.stdev(values) if len(values) > 1 else 0.0)
+        seeds = sorted({str(r.seed) for r in runs})
+        label = f"{row} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)})"
+        ax.bar([j + i * width for j in range(len(tasks))], means, width, yerr=errors, capsize=2, label=label)
+    ax.set_xticks([j + width * (len(rows) - 1) / 2 for j in range(len(tasks))])
+    ax.set_xticklabels([f"{t}\n{(next(r for r in records if t in r.tasks).metric_order(t) or ['loss'])[0]}" for t in tasks])
     ax.set_ylabel("primary metric")
     ax.legend(fontsize=7)
     fig.tight_layout()

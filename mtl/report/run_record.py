@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ class ReportError(ValueError):
 
 @dataclass
 class RunRecord:
-    """One run: ``tasks`` maps task -> metric -> value (``results-<stage>.json``)."""
+    """One run: ``tasks`` maps task -> metric -> value (``results-<stage>.json``);
+    ``row`` is the report row it belongs to (its name unless gathered, see
+    :func:`gather_rows`)."""
 
     name: str
     directory: Path
@@ -27,6 +30,10 @@ class RunRecord:
     global_step: int
     seed: int | None
     config: dict[str, Any]
+    row: str = ""
+
+    def __post_init__(self) -> None:
+        self.row = self.row or self.name
 
     @classmethod
     def load(cls, directory: str | Path, stage: str = "fit", name: str | None = None) -> RunRecord:
@@ -69,3 +76,22 @@ def run_name(directory: Path) -> str:
     if "runs" in tail:
         return "/".join(tail[len(tail) - tail[::-1].index("runs") :]) or directory.name
     return tail[-1]
+
+
+def gather_rows(records: list[RunRecord], rows: list[str]) -> None:
+    """Applies ``LABEL=PATTERN`` rules: each run whose name matches the shell-style
+    ``PATTERN`` goes into the report row ``LABEL`` (the first matching rule wins), e.g.
+    ``"single-task=glue_report/lstm/single/*"`` puts five single-task runs, and their
+    seeds, on one row beside the multi-task runs."""
+    rules = []
+    for rule in rows:
+        label, sep, pattern = rule.partition("=")
+        if not sep or not label.strip() or not pattern.strip():
+            raise ReportError(f"--row {rule!r}: expected LABEL=PATTERN, e.g. 'single-task=glue_report/lstm/single/*'")
+        rules.append((label.strip(), pattern.strip()))
+    for label, pattern in rules:
+        if not any(fnmatch.fnmatchcase(r.name, pattern) for r in records):
+            names = ", ".join(sorted({r.name for r in records}))
+            raise ReportError(f"--row {label}={pattern}: matches none of the runs ({names})")
+    for record in records:
+        record.row = next((label for label, pattern in rules if fnmatch.fnmatchcase(record.name, pattern)), record.name)

@@ -1,0 +1,102 @@
+"""`mtl report`: regenerated from a small saved run, its table holds the run's logged
+metrics; rows gather single-task runs and seeds with hand-computed means."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mtl.report.command import main as report
+from mtl.report.learning_curves import read_series, smooth
+from mtl.report.run_record import ReportError, RunRecord, gather_rows
+
+SAVED = Path(__file__).parent / "saved" / "runs" / "demo" / "version_0"
+
+
+def _table(markdown: str) -> list[dict[str, str]]:
+    """The first Markdown table of ``markdown`` as one dict per row."""
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].split("|")[1:-1]]
+    rows = []
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) != len(header) or cells[0] == "row":
+            break
+        rows.append(dict(zip(header, cells)))
+    return rows
+
+
+def test_report_regenerated_from_a_saved_run_holds_its_logged_metrics(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "demo" / "version_0"
+    shutil.copytree(SAVED, run)
+    output = tmp_path / "reports" / "demo.md"
+    report([str(run), "--output", str(output), "--title", "Demo"])
+    (row,) = _table(output.read_text())
+    with (run / "metrics.csv").open() as f:
+        logged = [r for r in csv.DictReader(f) if r.get("val/average")][-1]  # the last validation
+    assert row["run"] == "demo" and row["seeds"] == "0"
+    for column, key in [("sentiment accuracy", "val/sentiment/accuracy"), ("tags accuracy", "val/tags/accuracy"),
+                        ("topic f1", "val/topic/f1"), ("average", "val/average")]:  # fmt: skip
+        assert row[column] == f"{float(logged[key]):.4f}", column
+    assert int(row["steps"]) == int(logged["step"]) + 1
+    results = json.loads((run / "results-fit.json").read_text())
+    assert row["minutes"] == f"{results['seconds'] / 60:.1f}"
+    for figure in ("primary-metrics.png", "learning-curves.png"):
+        assert (output.parent / "demo" / figure).stat().st_size > 10_000, figure
+    text = output.read_text()
+    assert "![learning-curves](demo/learning-curves.png)" in text and "torch 2." in text
+
+
+def test_learning_curve_series_and_smoothing() -> None:
+    series = read_series(SAVED)
+    validation = series["val/topic/accuracy"]
+    assert [step for step, _ in validation] == sorted(step for step, _ in validation) and len(validation) >= 2
+    assert smooth([(0, 1.0), (1, 3.0), (2, 5.0), (3, 7.0)], window=2) == [(0, 1.0), (1, 2.0), (2, 4.0), (3, 6.0)]
+    assert read_series(SAVED.parent) == {}  # no metrics.csv: no curves, no error
+
+
+def _saved(root: Path, name: str, seed: int, tasks: dict[str, float], step: int, seconds: float) -> Path:
+    """A finished run as the toolkit leaves it: results-fit.json and config.yaml."""
+    run = root / "runs" / name / f"version_{seed}"
+    run.mkdir(parents=True)
+    results = {"stage": "val", "global_step": step, "seconds": seconds, "average": sum(tasks.values()) / len(tasks),
+               "tasks": {t: {"accuracy": v, "loss": 1.0} for t, v in tasks.items()}}  # fmt: skip
+    (run / "results-fit.json").write_text(json.dumps(results))
+    (run / "config.yaml").write_text(yaml.safe_dump({"seed_everything": seed}))
+    return run
+
+
+def test_rows_gather_single_task_runs_and_their_seeds(tmp_path: Path) -> None:
+    runs = []
+    for seed, (a, b, joint_a, joint_b) in enumerate([(0.6, 0.8, 0.7, 0.9), (0.8, 0.6, 0.5, 0.7)]):
+        runs.append(_saved(tmp_path, "exp/single/a", seed, {"a": a}, step=100, seconds=60))
+        runs.append(_saved(tmp_path, "exp/single/b", seed, {"b": b}, step=50, seconds=30))
+        runs.append(_saved(tmp_path, "exp/multi", seed, {"a": joint_a, "b": joint_b}, step=150, seconds=120))
+    output = tmp_path / "report.md"
+    report([*map(str, runs), "--output", str(output), "--row", "single-task=exp/single/*"])
+    single, multi = _table(output.read_text())
+    # single-task: a = mean(0.6, 0.8) = 0.7, std 0.1414; b likewise; per seed the average of
+    # a and b is 0.7 both times; steps and minutes add up over a seed's runs (150, 1.5)
+    assert single["run"] == "single-task" and single["seeds"] == "0, 1"
+    assert single["a accuracy"] == single["b accuracy"] == "0.7000 ± 0.1414"
+    assert single["average"] == "0.7000 ± 0.0000"
+    assert single["steps"] == "150 ± 0" and single["minutes"] == "1.5 ± 0.0"
+    # multi-task: a = mean(0.7, 0.5), b = mean(0.9, 0.7); averages per seed 0.8 and 0.6
+    assert multi["run"] == "exp/multi"
+    assert multi["a accuracy"] == "0.6000 ± 0.1414" and multi["b accuracy"] == "0.8000 ± 0.1414"
+    assert multi["average"] == "0.7000 ± 0.1414"
+
+
+def test_row_rules_that_are_malformed_or_match_nothing_are_refused(tmp_path: Path) -> None:
+    records = [RunRecord.load(_saved(tmp_path, "exp/multi", 0, {"a": 0.5}, 10, 1.0))]
+    with pytest.raises(ReportError, match="expected LABEL=PATTERN"):
+        gather_rows(records, ["single-task"])
+    with pytest.raises(ReportError, match=r"matches none of the runs \(exp/multi\)"):
+        gather_rows(records, ["single-task=exp/single/*"])
+    gather_rows(records, ["everything=exp/*"])
+    assert records[0].row == "everything" and records[0].name == "exp/multi"
