@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-transfer ud-to-cola nsmc nsmc-transfer clean help
+.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -70,11 +70,30 @@ glue-balancers-report: setup
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).
 LAST_CKPT = $$(ls -dv runs/$(1)/version_* | tail -1)/checkpoints/last.ckpt
+LAST_RUN = $$(ls -dv runs/$(1)/version_* | tail -1)
 
-# Pre-training on GLUE text, then GLUE from its encoder and tokenizer.
+# Pre-training on GLUE text, then GLUE from its encoder and tokenizer, beside GLUE from
+# scratch on the same budget (glue.yaml, trained first when runs/glue has no finished run);
+# the three runs and the advisor's view in reports/glue_transfer.md.
 glue-transfer: setup
 	$(MTL) fit -c experiments/glue_dae.yaml --data.data_dir=$(DATA)
 	$(MTL) fit -c experiments/glue_from_dae.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,glue_dae)
+	ls runs/glue/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/glue.yaml --data.data_dir=$(DATA)
+	$(MAKE) glue-transfer-report
+
+GLUE_TASKS := sst2 cola mrpc stsb rte
+GLUE_TRANSFER_NOTES := Budget: pre-training 2 epochs x 1500 steps (batch 64, one task per step by temperature sampling: a denoising autoencoder on SST-2, masked LM on the other four); GLUE 3 epochs, batch 64, temperature sampling, the same BiLSTM from scratch (its own WordPiece tokenizer trained on the same five corpora) and from the pre-trained encoder (finetune, discriminative learning rates 0.8 per layer down); dev sets. Command: make glue-transfer (1 CPU thread per run).
+
+# The advisor per GLUE task, then the report; runs/glue_from_dae/version_N/advice.md keeps the advice.
+glue-transfer-report: setup
+	run=$(call LAST_RUN,glue_from_dae); rm -f $$run/advice.md; \
+	for t in $(GLUE_TASKS); do \
+	  case=$$($(MTL) advise --source $(call LAST_CKPT,glue_dae) -c experiments/glue_from_dae.yaml --data_dir $(DATA) --tasks $$t | grep '^case:') || exit 1; \
+	  echo "$$t: $$case." >> $$run/advice.md; \
+	done; \
+	$(MTL) report $(call LAST_RUN,glue) $(call LAST_RUN,glue_dae) $$run \
+	  --output reports/glue_transfer.md --title "GLUE from scratch and from a denoising / masked-LM pre-training" \
+	  --notes "$(GLUE_TRANSFER_NOTES) Advisor (mtl advise --tasks <task>): $$(tr '\n' ' ' < $$run/advice.md)"
 
 # CoLA from the UD tagger (trained first when runs/ud_ewt has no checkpoint), once per strategy
 # (experiments/ud_to_cola/<strategy>.yaml; scratch is the baseline); runs in runs/ud_to_cola/<strategy>/.
@@ -87,9 +106,22 @@ ud-to-cola: setup
 nsmc: setup
 	$(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
 
+# Denoising pre-training on the NSMC reviews, then NSMC from it, beside NSMC from scratch
+# (nsmc.yaml, trained first when runs/nsmc has no finished run): reports/nsmc_transfer.md.
 nsmc-transfer: setup
 	$(MTL) fit -c experiments/nsmc_dae.yaml --data.data_dir=$(DATA)
 	$(MTL) fit -c experiments/nsmc_from_dae.yaml --data.data_dir=$(DATA) --model.transfer.checkpoint=$(call LAST_CKPT,nsmc_dae)
+	ls runs/nsmc/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
+	$(MAKE) nsmc-transfer-report
+
+NSMC_TRANSFER_NOTES := Budget: denoising pre-training 2 epochs x 1500 steps, batch 64 (15% masked, 10% deleted, shuffled within 3); NSMC 2 epochs, batch 64, from scratch and from the pre-trained encoder and Korean tokenizer (gradual unfreezing); the 50,000-review test file serves as validation. Command: make nsmc-transfer (1 CPU thread per run).
+
+nsmc-transfer-report: setup
+	run=$(call LAST_RUN,nsmc_from_dae); \
+	$(MTL) advise --source $(call LAST_CKPT,nsmc_dae) -c experiments/nsmc_from_dae.yaml --data_dir $(DATA) > $$run/advice.md || exit 1; \
+	$(MTL) report $(call LAST_RUN,nsmc) $(call LAST_RUN,nsmc_dae) $$run \
+	  --output reports/nsmc_transfer.md --title "NSMC from scratch and from a denoising pre-training" \
+	  --notes "$(NSMC_TRANSFER_NOTES) Advisor: $$(grep '^case:' $$run/advice.md)."
 
 bench-overhead: setup
 	$(BIN)/python benchmarks/overhead.py

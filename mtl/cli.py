@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
@@ -18,6 +18,7 @@ from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
+from mtl.task_selection import select_tasks
 from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
@@ -44,6 +45,15 @@ class MultiTaskCLI(LightningCLI):
                 "trainer.default_root_dir": "runs",
             }
         )
+        parser.add_argument(
+            "--tasks", type=Optional[list[str]], default=None,
+            help="train only these of the config's tasks (their heads too), e.g. a single-task baseline; "
+            "the run's name gets them appended: runs/<name>/<task>",
+        )  # fmt: skip
+        parser.add_argument(
+            "--run_name", type=Optional[str], default=None,
+            help="the run's folder under runs/ (default: the last config file's name)",
+        )  # fmt: skip
         parser.add_lightning_class_args(ResultsTable, "results")
         parser.add_lightning_class_args(PredictionWriter, "predictions")
         parser.add_lightning_class_args(BalancerPlots, "plots")
@@ -64,7 +74,11 @@ class MultiTaskCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        name = _run_name(config)
+        name = config.get("run_name") or _run_name(config)
+        if config.get("tasks"):
+            select_tasks(config, list(config.tasks))
+            if not config.get("run_name"):
+                name = f"{name}/{'+'.join(config.tasks)}"
         use_source_tokenizer(config)
         for logger in config.trainer.logger or []:
             init_args = logger.get("init_args") if hasattr(logger, "get") else None

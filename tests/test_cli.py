@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
 
 from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
@@ -175,3 +176,15 @@ def test_enable_checkpointing_false_drops_the_checkpoint_callback(tmp_path: Path
     assert not any(isinstance(c, ModelCheckpoint) for c in cli.trainer.callbacks)
     on = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args[:2] + args[3:])
     assert any(isinstance(c, ModelCheckpoint) for c in on.trainer.callbacks)
+
+
+def test_tasks_option_keeps_a_subset_and_names_the_run(shared_data: Path, tmp_path: Path) -> None:
+    """`--tasks rte` turns the GLUE config into RTE alone: one task, one head, its own run folder."""
+    args = ["-c", str(ROOT / "experiments" / "glue.yaml"), "--data.data_dir", str(shared_data), "--tasks", "[rte, cola]"]
+    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args + [f"--trainer.default_root_dir={tmp_path}"])
+    assert list(cli.datamodule.tasks) == ["cola", "rte"] and sorted(cli.model.heads) == ["cola", "rte"]  # config order
+    assert [lg.name for lg in cli.trainer.loggers if isinstance(lg, CSVLogger)] == ["glue/rte+cola"]
+    named = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args + ["--run_name", "report/lstm/single"])
+    assert [lg.name for lg in named.trainer.loggers if isinstance(lg, CSVLogger)] == ["report/lstm/single"]
+    with pytest.raises(ValueError, match=r"unknown task\(s\) \['qnli'\]; the config's tasks are \['sst2', 'cola', 'mrpc', 'stsb', 'rte'\]"):
+        MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args[:-1] + ["[qnli]"])

@@ -24,6 +24,7 @@ def parse(args: list[str]) -> argparse.Namespace:
     parser.add_argument("--source", required=True, help="the source run's checkpoint")
     parser.add_argument("-c", "--config", action="append", required=True, help="the target experiment's config (repeatable; later files win)")
     parser.add_argument("--data_dir", default=None, help="the folder of local corpora, as data.data_dir")
+    parser.add_argument("--tasks", nargs="+", default=None, help="advise for these of the target's tasks only (as mtl fit --tasks)")
     parser.add_argument("--sample", type=int, default=1000, help="texts sampled from each side")
     parser.add_argument("--small_data", type=int, default=defaults.small_data)
     parser.add_argument("--max_unk_rate", type=float, default=defaults.max_unk_rate)
@@ -65,6 +66,12 @@ def advise(args: argparse.Namespace) -> Advice:
     data = merged_config(args.config).get("data") or {}
     if not data.get("tasks"):
         raise TransferError(f"the target config {args.config} declares no data.tasks")
+    if args.tasks:
+        names = [task.get("name") for task in data["tasks"]]
+        unknown = [n for n in args.tasks if n not in names]
+        if unknown:
+            raise TransferError(f"--tasks: unknown task(s) {unknown}; the config's tasks are {names}")
+        data["tasks"] = [task for task in data["tasks"] if task.get("name") in args.tasks]
     tokenizer = str(source.tokenizer_path) if source.tokenizer_path else None
     target = datamodule_from_config(data, tokenizer, args.data_dir)
     thresholds = Thresholds(args.small_data, args.max_unk_rate, args.max_distance)

@@ -85,3 +85,16 @@ def test_strategy_auto_applies_the_advice_before_training(source_run: Path) -> N
     assert model.transfer.chosen == "freeze"  # 48 rows of the source's own kind of text
     assert not any(p.requires_grad for p in model.encoder.parameters())
     assert load_tokenizer(data.tokenizer_path).get_vocab_size() == data.vocab_size
+
+
+def test_mtl_advise_for_some_of_the_tasks(source_run: Path, korean_and_english: dict, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "target.yaml"
+    task = "    - name: {}\n      type: classification\n      splits: {{train: train}}\n      source: {{path: json, data_files: {{train: {}}}}}\n"
+    config.write_text("data:\n  tasks:\n" + task.format("a", korean_and_english["korean_300"]) + task.format("b", korean_and_english["korean_300"]))
+    common = ["advise", "--source", str(source_run), "-c", str(config), "--small_data", "100", "--sample", "200"]
+    main(common)
+    assert "| target training rows | 600 |" in capsys.readouterr().out  # both tasks
+    main([*common, "--tasks", "b"])
+    assert "| target training rows | 300 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"unknown task\(s\) \['c'\]; the config's tasks are \['a', 'b'\]"):
+        main([*common, "--tasks", "c"])
