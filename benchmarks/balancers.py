@@ -32,6 +32,7 @@ is read, never changed.
 
     make bench-balancers                 # LIBMTL_SRC=/path/to/LibMTL make bench-balancers
     python benchmarks/balancers.py --tasks 2 --encoders lstm --methods Sum MGDA --steps 10
+    python benchmarks/balancers.py --layouts shared --peers --steps 20 --output benchmarks/results/representation.md
 """
 
 from __future__ import annotations
@@ -374,7 +375,7 @@ def single(cfg: dict) -> dict:
 def configurations(args, libmtl_src: str | None) -> list[dict]:
     methods = ["Sum"] + [m for m in args.methods if m != "Sum"]
     rows = []  # (layout, library, method, mode)
-    for shared in (False, True):
+    for shared in [layout == "shared" for layout in args.layouts]:
         rows.append((shared, "mtl", "Sum", "loss"))
         if args.peers:
             rows.append((shared, "plain", "Sum", "loop"))
@@ -522,6 +523,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--encoders", nargs="+", choices=["lstm", "transformer"], default=["lstm", "transformer"])
+    parser.add_argument("--layouts", nargs="+", choices=["separate", "shared"], default=["separate", "shared"],
+                        help="separate inputs (loss weighting, parameters mode) and/or the shared input (representation mode)")
     parser.add_argument("--methods", nargs="+", default=WEIGHTING + GRADIENT, help="our balancer classes (Sum is always run)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
