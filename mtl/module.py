@@ -19,6 +19,7 @@ from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
 from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.sum import Sum
+from mtl.balancers.accumulation import GradientAccumulator
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
@@ -132,6 +133,8 @@ class MultiTaskModule(L.LightningModule):
         self._drop_gradients = False
         self.last_cosines: dict[tuple[str, str], float] = {}
         self._warned_single_task = False
+        self._accumulate = 1  # micro-batches per update under manual optimisation
+        self._accumulator = GradientAccumulator()
 
     # -- forward -------------------------------------------------------------------------
     def encoder_for(self, task: str) -> Encoder:
@@ -190,6 +193,26 @@ class MultiTaskModule(L.LightningModule):
             self._let_ddp_skip_idle_heads(self.trainer.strategy)
 
     def configure_callbacks(self) -> list[L.Callback]:
+        # Lightning neither clips nor accumulates under manual optimisation (gradient
+        # balancers): the module takes trainer.gradient_clip_val and accumulate_grad_batches
+        # over (this hook runs before Lightning checks them).
+        trainer = self._trainer
+        if trainer is not None and not self.automatic_optimization and trainer.gradient_clip_val:
+            if trainer.gradient_clip_algorithm not in (None, "norm"):
+                raise ValueError(
+                    f"gradient_clip_algorithm={trainer.gradient_clip_algorithm!r}: gradient balancers clip by norm; "
+                    "remove it or set model.grad_clip"
+                )
+            self.hparams.grad_clip = self.hparams.grad_clip or float(trainer.gradient_clip_val)
+            trainer.gradient_clip_val = None
+        if trainer is not None and not self.automatic_optimization and trainer.accumulate_grad_batches > 1:
+            if self.hparams.gradient_mode == "representation":
+                raise ValueError(
+                    f"accumulate_grad_batches={trainer.accumulate_grad_batches} with gradient_mode 'representation': "
+                    "the weights are found per encoder pass, so every micro-batch's graph would be held until the "
+                    "last (the memory of a larger batch); use gradient_mode 'parameters' or a larger data.batch_size"
+                )
+            self._accumulate, trainer.accumulate_grad_batches = trainer.accumulate_grad_batches, 1
         return [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
 
     def _let_ddp_skip_idle_heads(self, strategy: object) -> None:
@@ -204,7 +227,7 @@ class MultiTaskModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         if not self.automatic_optimization:
-            return self._gradient_balanced_step(batch)
+            return self._gradient_balanced_step(batch, batch_idx)
         losses, encoded = self.task_losses(batch)
         total = self.balancer(losses)
         penalty = self._alignment_penalty(encoded)
@@ -231,10 +254,16 @@ class MultiTaskModule(L.LightningModule):
             for parameter in self.parameters():
                 parameter.grad = None
 
-    def _gradient_balanced_step(self, batch: dict[str, TaskBatch]) -> Tensor | None:
-        """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update."""
+    def _gradient_balanced_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
+        """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update.
+        With ``accumulate_grad_batches`` k > 1 (taken over from the trainer, see
+        :meth:`configure_callbacks`) the per-task gradients of k micro-batches are summed
+        first and the balancer weighs those of the whole accumulated batch."""
         optimizer = self.optimizers()
-        optimizer.zero_grad(set_to_none=True)
+        k = self._accumulate
+        boundary = k == 1 or (batch_idx + 1) % k == 0 or batch_idx + 1 >= self.trainer.num_training_batches
+        if self._accumulator.micro_batches == 0:
+            optimizer.zero_grad(set_to_none=True)
         tasks = list(batch)
         if len(tasks) == 1 and len(self.heads) > 1 and not self._warned_single_task:
             self._warned_single_task = True
@@ -258,27 +287,38 @@ class MultiTaskModule(L.LightningModule):
         losses = [self.heads[t].loss(self.heads[t](inputs[t], batch[t]), batch[t]) for t in tasks]
         detached = mean_over_processes(torch.stack(losses).detach())  # the global batch's losses
         if not torch.isfinite(detached).all():
-            return self._skip_nonfinite(dict(zip(tasks, losses)))
-        self._nonfinite_streak = 0
-        penalty = self._alignment_penalty(encoded)
-        if penalty is not None:  # its gradient first; the task gradients add to .grad
-            self.manual_backward(penalty, retain_graph=True)
-            average_gradients([p for p in self.parameters() if p.grad is not None])
+            self._skip_nonfinite(dict(zip(tasks, losses)))
+            if not (boundary and self._accumulator.micro_batches):
+                return None
+            # the micro-batch is dropped; the ones before it still make their update
+        else:
+            self._nonfinite_streak = 0
+            penalty = self._alignment_penalty(encoded)
+            if penalty is not None:  # its gradient first; the task gradients add to .grad
+                self.manual_backward(penalty / k, retain_graph=True)
+                average_gradients([p for p in self.parameters() if p.grad is not None])
         heads = [self.heads[t] for t in tasks]
         # fp16 mixed precision: gradients come from scaled losses (no underflow) and stay
         # scaled for the scaler's unscale/inf-check in optimizer.step(); the balancer sees
         # the Gram matrix of the true gradients.
         scaler = getattr(self.trainer.precision_plugin, "scaler", None)
-        scaled = [scaler.scale(loss) for loss in losses] if scaler is not None else losses
+        scaled = [scaler.scale(loss) / k for loss in losses] if scaler is not None else [loss / k for loss in losses]
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # Gram matrix, weights and their combination in full precision (outside autocast)
         with torch.autocast(self.device.type, enabled=False):
             if representation:
                 gram, update = self.task_gradients.representation_step(scaled, heads, leaf, encoded[tasks[0]])
-            else:
+            elif torch.isfinite(detached).all():
                 pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
                 gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)
-            gram = gram / scale**2
+            if k > 1:
+                if torch.isfinite(detached).all():
+                    self._accumulator.add(tasks, update, detached)
+                if not boundary:
+                    return detached.sum()
+                tasks, update, detached = self._accumulator.take()
+                gram = update.gram()  # of the summed gradients
+            gram = gram / scale**2  # the true gradients' (of the mean loss over the micro-batches)
             weights = self.balancer(gram.to(detached.device), detached.double())
             update.apply(weights)
         self._log_gradient_geometry(tasks, gram)
@@ -305,7 +345,8 @@ class MultiTaskModule(L.LightningModule):
 
     def _log_step(self, batch: dict[str, TaskBatch], losses: dict[str, Tensor], total: Tensor) -> None:
         for task, loss in losses.items():
-            self.log(f"train/{task}/loss", loss, batch_size=batch[task]["input_ids"].shape[0], on_step=True, on_epoch=True)
+            size = batch[task]["input_ids"].shape[0] if task in batch else 1  # (accumulated: a task of an earlier micro-batch)
+            self.log(f"train/{task}/loss", loss, batch_size=size, on_step=True, on_epoch=True)
         for task, weight in self.balancer.last_weights.items():
             self.log(f"train/{task}/weight", weight, on_step=True, on_epoch=False)
         self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=1)
@@ -417,7 +458,10 @@ class MultiTaskModule(L.LightningModule):
         optimizer = torch.optim.AdamW(
             param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales), lr=hp.lr, betas=tuple(hp.betas)
         )
-        total = max(1, int(self.trainer.estimated_stepping_batches))
+        total = self.trainer.estimated_stepping_batches
+        if self._accumulate > 1 and self.trainer.max_epochs not in (None, -1):  # the module's own accumulation
+            total = min(total, self.trainer.max_epochs * math.ceil(self.trainer.num_training_batches / self._accumulate))
+        total = max(1, int(total))
         warmup = int(hp.warmup * total) if hp.warmup < 1 else int(hp.warmup)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)

@@ -99,8 +99,8 @@ class TaskGradients:
             _accumulate(head_params, grads[len(dense) + int(table_trains) :])
             average_gradients(head_params)
         matrix = mean_over_processes(torch.stack(flat)) if dense else None  # (T, P), global-batch gradients
-        gram = _gram(matrix) + (_sparse_gram(rows) if rows else 0.0)
-        return gram, _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
+        update = _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
+        return update.gram(), update
 
     def representation_step(
         self, losses: list[Tensor], heads: list[nn.Module], leaf: EncoderOutput, encoded: EncoderOutput
@@ -117,14 +117,22 @@ class TaskGradients:
         """
         inputs = [leaf.hidden, leaf.pooled]
         outputs = [encoded.hidden, encoded.pooled]
-        deltas = []
+        per_task = []  # each task's gradients at (hidden, pooled); None where its head does not read it
         for loss, head in zip(losses, heads):
             head_params = [p for p in head.parameters() if p.requires_grad]
             grads = torch.autograd.grad(loss, inputs + head_params, retain_graph=True, allow_unused=True)
-            deltas.append(torch.cat([(g if g is not None else torch.zeros_like(o)).reshape(-1) for g, o in zip(grads, outputs)]))
+            per_task.append(grads[: len(inputs)])
             _accumulate(head_params, grads[len(inputs) :])
             average_gradients(head_params)
-        matrix = torch.stack(deltas)  # (T, B*T*D + B*D)
+        # Only the outputs some head reads: with pooled-vector heads the (B, T, D) token
+        # states would be a block of zeros in every row (and most of the matrix).
+        read = [i for i in range(len(inputs)) if any(g[i] is not None for g in per_task)]
+        outputs = [outputs[i] for i in read]
+        if not outputs:  # no head reads the encoder: nothing flows back into it
+            return torch.zeros(len(losses), len(losses), dtype=torch.float64, device=losses[0].device), _Update()
+        matrix = torch.stack([  # (T, N): N = B*T*D and/or B*D, the outputs read
+            torch.cat([(g[i] if g[i] is not None else torch.zeros_like(inputs[i])).reshape(-1) for i in read]) for g in per_task
+        ])  # fmt: skip
         # The global batch's representation gradients are every process's, each divided
         # by the number of processes W: their Gram matrix is the sum of the local ones / W².
         gram = sum_over_processes(_gram(matrix)) / world_size() ** 2
@@ -146,6 +154,10 @@ class _Update:
     ) -> None:
         self.dense, self.matrix, self.table, self.rows, self.outputs = dense, matrix, table, rows, outputs
         self.shared = shared
+
+    def gram(self) -> Tensor:
+        """``(T, T)`` float64 Gram matrix of the parameter-mode task gradients."""
+        return _gram(self.matrix) + (_sparse_gram(self.rows) if self.rows else 0.0)
 
     def apply(self, weights: Tensor) -> None:
         if self.outputs is not None:  # representation mode: one backward through the encoder

@@ -101,3 +101,30 @@ def test_representation_mode_matches_a_weighted_backward(name: str) -> None:
     update.apply(weights)
     for p, g in zip(encoder.parameters(), expected):
         torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_representation_mode_keeps_only_the_outputs_the_heads_read(name: str) -> None:
+    """Heads on the pooled vector: the matrix holds only its (B*D) gradients, the Gram
+    matrix is theirs, and the update is still the weighted backward."""
+    torch.manual_seed(0)
+    encoder = ENCODERS[name](VOCAB)
+    heads = [ClassificationHead(encoder.out_dim, ["a", "b", "c"], dropout=0.0) for _ in range(3)]  # pooling "encoder"
+    one = batch(1, [5, 3, 4])
+    labels = [torch.tensor(v) for v in ([0, 1, 2], [2, 2, 0], [1, 0, 1])]
+    weights = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+
+    encoded = encoder(one["input_ids"], one["attention_mask"])
+    per_task = [torch.autograd.grad(h.loss(h(encoded, one), one | {"labels": y}), encoded.pooled, retain_graph=True)[0] for h, y in zip(heads, labels)]
+    G = torch.stack([g.reshape(-1) for g in per_task]).double()  # (3, B*D)
+    expected = torch.autograd.grad(sum(w * h.loss(h(encoded, one), one | {"labels": y}) for w, h, y in zip(weights.tolist(), heads, labels)), list(encoder.parameters()))
+
+    encoded = encoder(one["input_ids"], one["attention_mask"])
+    leaf = representation_leaf(encoded)
+    losses = [h.loss(h(leaf, one), one | {"labels": y}) for h, y in zip(heads, labels)]
+    gram, update = TaskGradients(encoder).representation_step(losses, heads, leaf, encoded)
+    assert update.matrix.shape == (3, encoded.pooled.numel())  # no (B, T, D) block of zeros
+    torch.testing.assert_close(gram, G @ G.T, rtol=1e-5, atol=1e-10)
+    update.apply(weights)
+    for p, g in zip(encoder.parameters(), expected):
+        torch.testing.assert_close(p.grad, g, rtol=1e-5, atol=1e-7)
