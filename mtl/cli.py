@@ -43,6 +43,7 @@ class MultiTaskCLI(LightningCLI):
                 "checkpoint.filename": "best-{epoch}-{step}",
                 "trainer.logger": DEFAULT_LOGGERS,
                 "trainer.default_root_dir": "runs",
+                "data.seed": None,  # the run's seed_everything, see before_instantiate_classes
             }
         )
         parser.add_argument(
@@ -53,6 +54,11 @@ class MultiTaskCLI(LightningCLI):
         parser.add_argument(
             "--run_name", type=Optional[str], default=None,
             help="the run's folder under runs/ (default: the last config file's name)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--test_after_fit", type=bool, default=False,
+            help="after fit, evaluate the best checkpoint (the last weights without checkpointing) on the test "
+            "split; results-test.md/.json land in the run directory beside results-fit",
         )  # fmt: skip
         parser.add_lightning_class_args(ResultsTable, "results")
         parser.add_lightning_class_args(PredictionWriter, "predictions")
@@ -80,10 +86,21 @@ class MultiTaskCLI(LightningCLI):
             if not config.get("run_name"):
                 name = f"{name}/{'+'.join(config.tasks)}"
         use_source_tokenizer(config)
+        if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
+            config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
         for logger in config.trainer.logger or []:
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
+
+
+    def after_fit(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if not config.get("test_after_fit") or self.trainer.interrupted:
+            return
+        callback = self.trainer.checkpoint_callback
+        best = callback.best_model_path if callback is not None else ""
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
 
 def _run_name(config: Any) -> str:

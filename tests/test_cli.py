@@ -188,3 +188,26 @@ def test_tasks_option_keeps_a_subset_and_names_the_run(shared_data: Path, tmp_pa
     assert [lg.name for lg in named.trainer.loggers if isinstance(lg, CSVLogger)] == ["report/lstm/single"]
     with pytest.raises(ValueError, match=r"unknown task\(s\) \['qnli'\]; the config's tasks are \['sst2', 'cola', 'mrpc', 'stsb', 'rte'\]"):
         MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args[:-1] + ["[qnli]"])
+
+
+def test_the_batch_order_follows_seed_everything_unless_data_seed_is_set(tmp_path: Path) -> None:
+    config = ["-c", str(ROOT / "experiments" / "demo.yaml"), "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
+    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=[*config, "--seed_everything", "3"])
+    assert cli.datamodule.seed == 3
+    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=[*config, "--seed_everything", "3", "--data.seed", "5"])
+    assert cli.datamodule.seed == 5
+
+
+def test_test_after_fit_evaluates_the_best_checkpoint_into_the_run_directory(tmp_path: Path) -> None:
+    config = str(ROOT / "experiments" / "demo.yaml")
+    done = mtl(
+        "fit", "-c", config, "--trainer.max_steps=40", "--trainer.val_check_interval=10", "--trainer.limit_val_batches=3",
+        "--trainer.limit_test_batches=3", "--trainer.enable_progress_bar=false", "--test_after_fit=true", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    run = tmp_path / "runs" / "demo" / "version_0"
+    (best,) = (run / "checkpoints").glob("best-*.ckpt")
+    record = json.loads((run / "results-test.json").read_text())
+    assert record["stage"] == "test" and set(record["tasks"]) == {"sentiment", "tags", "topic"}
+    assert f"Loaded model weights from the checkpoint at {best}" in done.stdout + done.stderr  # the best one was tested
+    assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["version_0"]  # no second run folder

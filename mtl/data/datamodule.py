@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import torch
 import lightning as L
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
@@ -45,7 +46,9 @@ class MultiTaskDataModule(L.LightningDataModule):
         tokenizer: how to train or load the tokenizer.
         num_workers: ``DataLoader`` worker processes.
         bucket_batches: batches per length bucket (1 disables bucketing).
-        seed: seed of the task schedule and batch order.
+        seed: seed of the task schedule and batch order; ``None`` takes the global seed
+            (``torch.initial_seed()``, which ``seed_everything`` sets), which is what the
+            ``mtl`` command does unless ``data.seed`` is given.
         predict_file: inputs for ``mtl predict``: ``.jsonl``/``.json``, ``.csv``/``.tsv``
             (header row), or plain text with one input per line (column ``text``).
         predict_text: column of ``predict_file`` holding the text.
@@ -66,7 +69,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         tokenizer: TokenizerSpec | None = None,
         num_workers: int = 0,
         bucket_batches: int = 50,
-        seed: int = 0,
+        seed: int | None = 0,
         predict_file: str | None = None,
         predict_text: str = "text",
         predict_text_pair: str | None = None,
@@ -89,7 +92,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.tokenizer_spec = tokenizer or TokenizerSpec()
         self.num_workers = num_workers
         self.bucket_batches = bucket_batches
-        self.seed = seed
+        self.seed = seed if seed is not None else torch.initial_seed() % 2**32
         self.predict_file = predict_file
         self.predict_text = predict_text
         self.predict_text_pair = predict_text_pair

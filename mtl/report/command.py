@@ -20,6 +20,10 @@ def main(args: list[str]) -> None:
     parser.add_argument("--output", required=True, help="the report's Markdown file; figures go to a folder beside it")
     parser.add_argument("--title", default="Results")
     parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test"], help="whose results-<stage>.json to read")
+    parser.add_argument(
+        "--select", default="last", choices=["last", "best"],
+        help="fit stage: each run's final validation (last) or its best one by val/average, as early stopping on dev reads it",
+    )  # fmt: skip
     parser.add_argument("--notes", default="", help="a paragraph under the title (budget, caveats)")
     parser.add_argument(
         "--row",
@@ -30,7 +34,9 @@ def main(args: list[str]) -> None:
     )
     options = parser.parse_args(args)
     try:
-        records = [RunRecord.load(directory, options.stage) for directory in options.runs]
+        if options.select == "best" and options.stage != "fit":
+            raise ReportError(f"--select best reads the validations logged during fit, not --stage {options.stage}")
+        records = [RunRecord.load(directory, options.stage, select=options.select) for directory in options.runs]
         gather_rows(records, options.row)
     except ReportError as error:
         sys.exit(f"error: {error}")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ class RunRecord:
         self.row = self.row or self.name
 
     @classmethod
-    def load(cls, directory: str | Path, stage: str = "fit", name: str | None = None) -> RunRecord:
+    def load(cls, directory: str | Path, stage: str = "fit", name: str | None = None, select: str = "last") -> RunRecord:
+        """The run in ``directory``: its ``results-<stage>.json`` (``select="last"``: the
+        final validation), or, with ``select="best"``, its best validation."""
         directory = Path(directory)
         results = directory / f"results-{stage}.json"
         if not results.is_file():
@@ -49,7 +52,7 @@ class RunRecord:
         data = json.loads(results.read_text())
         config_file = directory / "config.yaml"
         config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else {}
-        return cls(
+        record = cls(
             name=name or run_name(directory),
             directory=directory,
             stage=data.get("stage", stage),
@@ -60,6 +63,27 @@ class RunRecord:
             seed=config.get("seed_everything"),
             config=config,
         )
+        return record.best_validation() if select == "best" else record
+
+    def best_validation(self) -> RunRecord:
+        """The same run at its best validation (highest ``val/average``, the first of
+        equals) as logged in ``metrics.csv``, as a dev score with early stopping is read;
+        ``global_step`` becomes that point's step, ``seconds`` stays the whole run's."""
+        path = self.directory / "metrics.csv"
+        if not path.is_file():
+            raise ReportError(f"{self.directory}: no metrics.csv to find the best validation in; use --select last")
+        with path.open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r.get("val/average")]
+        if not rows:
+            raise ReportError(f"{path}: no validation was logged; use --select last")
+        best = max(rows, key=lambda r: float(r["val/average"]))  # max keeps the first of equals
+        tasks: dict[str, dict[str, float]] = {}
+        for key, cell in best.items():
+            parts = key.split("/")
+            if len(parts) == 3 and parts[0] == "val" and cell:
+                tasks.setdefault(parts[1], {})[parts[2]] = float(cell)
+        return replace(self, stage="best val", tasks=dict(sorted(tasks.items())), average=float(best["val/average"]),
+                       global_step=int(float(best["step"])) + 1)  # fmt: skip
 
     def metric_order(self, task: str) -> list[str]:
         """The task's metrics, its head's primary metric first (as configured), loss left out."""

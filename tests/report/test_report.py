@@ -100,3 +100,19 @@ def test_row_rules_that_are_malformed_or_match_nothing_are_refused(tmp_path: Pat
         gather_rows(records, ["single-task=exp/single/*"])
     gather_rows(records, ["everything=exp/*"])
     assert records[0].row == "everything" and records[0].name == "exp/multi"
+
+
+def test_select_best_reads_the_best_validation_of_the_saved_run(tmp_path: Path) -> None:
+    run = tmp_path / "runs" / "demo" / "version_0"
+    shutil.copytree(SAVED, run)
+    output = tmp_path / "best.md"
+    report([str(run), "--output", str(output), "--select", "best"])
+    (row,) = _table(output.read_text())
+    with (run / "metrics.csv").open() as f:
+        validations = [r for r in csv.DictReader(f) if r.get("val/average")]
+    best = max(validations, key=lambda r: float(r["val/average"]))
+    assert row["average"] == f"{float(best['val/average']):.4f}" and row["steps"] == str(int(best["step"]) + 1)
+    assert row["sentiment accuracy"] == f"{float(best['val/sentiment/accuracy']):.4f}"
+    assert "## Results (best val)" in output.read_text()
+    with pytest.raises(SystemExit, match="--select best reads the validations logged during fit"):
+        report([str(run), "--output", str(output), "--select", "best", "--stage", "test"])
