@@ -8,7 +8,7 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -16,9 +16,12 @@ help:
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
 	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
+	@echo "make glue-report      GLUE single- vs multi-task, BiLSTM/CNN/Transformer, seeds: reports/glue.md"
+	@echo "make ud-report        UD English-EWT jointly and per task, test accuracy: reports/ud_ewt.md"
 	@echo "make glue-transfer    pre-train a denoising autoencoder + masked LM on GLUE text, then fine-tune GLUE from it"
 	@echo "make ud-to-cola       CoLA from the UD English-EWT tagger: scratch, freeze, freeze_lower, finetune"
 	@echo "make nsmc             NSMC Korean movie-review sentiment with its own Korean tokenizer"
+	@echo "make nsmc-report      NSMC (trained if absent), test accuracy: reports/nsmc.md"
 	@echo "make nsmc-transfer    denoising autoencoder on NSMC text, then NSMC sentiment from it"
 	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
 	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
@@ -67,6 +70,56 @@ glue-balancers-report: setup
 	  --output reports/glue_balancers.md --title "GLUE: one BiLSTM, six ways to combine the task losses" \
 	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 64 per task (experiments/glue_balancers/budget.yaml); dev sets. Command: make glue-balancers."
 
+# GLUE report: each encoder (BiLSTM, CNN, Transformer) on each task alone (--tasks) and on
+# all five jointly with each balancer, seeds per encoder; JOBS runs at a time, THREADS CPU
+# threads each; EXTRA_ARGS go to every `mtl fit` (the tests pass a tiny budget). A finished
+# run is skipped, so an interrupted `make glue-report` continues. Runs in
+# runs/glue_report/<encoder>/<single/task | balancer>/seed<N>/, logs in runs/logs/.
+GLUE_REPORT_ENCODERS ?= lstm cnn transformer
+GLUE_REPORT_BALANCERS ?= sum uncertainty
+GLUE_REPORT_TASKS ?= $(GLUE_TASKS)
+GLUE_REPORT_SEEDS_lstm ?= 0 1 2
+GLUE_REPORT_SEEDS_cnn ?= 0
+GLUE_REPORT_SEEDS_transformer ?= 0
+GLUE_REPORT_OUTPUT ?= reports/glue.md
+JOBS ?= 2
+THREADS ?= 1
+GLUE_REPORT_RUNS = $(foreach e,$(GLUE_REPORT_ENCODERS),$(foreach s,$(GLUE_REPORT_SEEDS_$(e)),\
+  $(foreach t,$(GLUE_REPORT_TASKS),$(e):single/$(t):$(s)) $(foreach b,$(GLUE_REPORT_BALANCERS),$(e):$(b):$(s))))
+GLUE_REPORT_ROWS = $(foreach e,$(GLUE_REPORT_ENCODERS),--row '$(e) single-task=glue_report/$(e)/single/*' \
+  $(foreach b,$(GLUE_REPORT_BALANCERS),--row '$(e) multi-task $(b)=glue_report/$(e)/$(b)/*'))
+
+glue-report: setup
+	printf '%s\n' $(GLUE_REPORT_RUNS) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(JOBS) -L 1 sh experiments/glue_report/run.sh
+	$(MAKE) glue-report-doc
+
+# The newest version of every run under runs/glue_report, one row per encoder and setting.
+glue-report-doc: setup
+	$(MTL) report $$(for d in $$(find runs/glue_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
+	  $(GLUE_REPORT_ROWS) --select best --output $(GLUE_REPORT_OUTPUT) \
+	  --title "GLUE from scratch: single-task and multi-task, three encoders" \
+	  --notes "$(GLUE_REPORT_NOTES)"
+
+GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 2 epochs over each task's training data, batch 64; a multi-task run samples the tasks by temperature 2 and takes as many steps as its five single-task runs together. Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
+
+# UD English-EWT report: the four tagging tasks jointly and each alone, same budget
+# (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint.
+UD_REPORT_RUNS ?= joint single/upos single/xpos single/feats single/deprel
+UD_REPORT_SEEDS ?= 0
+UD_REPORT_OUTPUT ?= reports/ud_ewt.md
+
+ud-report: setup
+	printf '%s\n' $(foreach s,$(UD_REPORT_SEEDS),$(foreach r,$(UD_REPORT_RUNS),$(r):$(s))) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(JOBS) -L 1 sh experiments/ud_report/run.sh
+	$(MAKE) ud-report-doc
+
+ud-report-doc: setup
+	$(MTL) report $$(for d in $$(find runs/ud_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
+	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' --stage test \
+	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
+	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
+
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).
 LAST_CKPT = $$(ls -dv runs/$(1)/version_* | tail -1)/checkpoints/last.ckpt
@@ -106,6 +159,12 @@ ud-to-cola: setup
 nsmc: setup
 	$(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
 
+# NSMC (trained first when runs/nsmc has no finished run), then reports/nsmc.md.
+nsmc-report: setup
+	ls runs/nsmc/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
+	$(MTL) report $(call LAST_RUN,nsmc) --output reports/nsmc.md --title "NSMC: Korean movie-review sentiment from scratch" \
+	  --notes "1-layer BiLSTM 256 (embeddings 128), max pooling, a WordPiece tokenizer (16k) trained on the Korean training reviews; 2 epochs, batch 64, 1 CPU thread. NSMC has no dev split: the scores are on the 50,000-review test file, which the config also uses for validation (no model selection: the last epoch is reported). Command: make nsmc-report."
+
 # Denoising pre-training on the NSMC reviews, then NSMC from it, beside NSMC from scratch
 # (nsmc.yaml, trained first when runs/nsmc has no finished run): reports/nsmc_transfer.md.
 nsmc-transfer: setup
@@ -114,7 +173,7 @@ nsmc-transfer: setup
 	ls runs/nsmc/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
 	$(MAKE) nsmc-transfer-report
 
-NSMC_TRANSFER_NOTES := Budget: denoising pre-training 2 epochs x 1500 steps, batch 64 (15% masked, 10% deleted, shuffled within 3); NSMC 2 epochs, batch 64, from scratch and from the pre-trained encoder and Korean tokenizer (gradual unfreezing); the 50,000-review test file serves as validation. Command: make nsmc-transfer (1 CPU thread per run).
+NSMC_TRANSFER_NOTES := Budget: denoising pre-training 2 epochs x 1000 steps, batch 64 (15% masked, 10% deleted, shuffled within 3); NSMC 2 epochs, batch 64, from scratch and from the pre-trained encoder and Korean tokenizer (finetune, learning rates 0.8 per layer down); the 50,000-review test file serves as validation. Command: make nsmc-transfer (1 CPU thread per run).
 
 nsmc-transfer-report: setup
 	run=$(call LAST_RUN,nsmc_from_dae); \

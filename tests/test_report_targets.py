@@ -1,0 +1,87 @@
+"""The report targets end to end on a tiny budget (the full runs are committed as reports):
+`make glue-report` runs its grid of single- and multi-task runs, skips what is finished, and
+writes a report whose rows gather the runs they should."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = "--trainer.max_steps=3 --trainer.limit_val_batches=2 --trainer.val_check_interval=1 --trainer.max_epochs=1"
+
+
+def workspace(tmp_path: Path) -> Path:
+    """A folder that looks like the project to make (its own runs/ and reports/)."""
+    for name in ("Makefile", "experiments", ".venv", "pyproject.toml", "constraints.txt"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    return tmp_path
+
+
+def make(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"MTL_CACHE": str(cwd / "cache")}
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
+
+
+def test_glue_report_grid_and_document(shared_data: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / ".installed").exists():
+        pytest.skip("needs the project's .venv (make setup)")
+    cwd = workspace(tmp_path)
+    grid = [
+        f"DATA={shared_data}", "GLUE_REPORT_ENCODERS=lstm cnn", "GLUE_REPORT_SEEDS_lstm=0 1", "GLUE_REPORT_SEEDS_cnn=0",
+        "GLUE_REPORT_TASKS=rte mrpc", "GLUE_REPORT_BALANCERS=sum", f"EXTRA_ARGS={TINY}", "GLUE_REPORT_OUTPUT=reports/glue.md",
+    ]  # fmt: skip
+    done = make(cwd, "glue-report", *grid)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = cwd / "runs" / "glue_report"
+    assert sorted(p.relative_to(runs).as_posix() for p in runs.glob("*/*/seed*")) + sorted(
+        p.relative_to(runs).as_posix() for p in runs.glob("*/single/*/seed*")
+    ) == [
+        "cnn/sum/seed0", "lstm/sum/seed0", "lstm/sum/seed1",
+        "cnn/single/mrpc/seed0", "cnn/single/rte/seed0", "lstm/single/mrpc/seed0", "lstm/single/mrpc/seed1",
+        "lstm/single/rte/seed0", "lstm/single/rte/seed1",
+    ]  # fmt: skip
+    # a second call finds every run finished and only rewrites the report
+    again = make(cwd, "glue-report", *grid)
+    assert again.returncode == 0 and again.stdout.count("done already") == 9 and "start:" not in again.stdout
+
+    report = (cwd / "reports" / "glue.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in report.splitlines() if line.startswith("| ")}
+    assert {"lstm single-task", "lstm multi-task sum", "cnn single-task", "cnn multi-task sum"} <= set(rows)
+    single = [c.strip() for c in rows["lstm single-task"].split("|")[1:-1]]
+    header = [c.strip() for c in report.splitlines()[[i for i, l in enumerate(report.splitlines()) if l.startswith("| run |")][0]].split("|")[1:-1]]
+    cell = dict(zip(header, single))
+    assert cell["seeds"] == "0, 1" and "sst2 accuracy" not in cell  # only the tasks run
+    # the single-task RTE cell is the mean of the two seeds' best validations
+    best = []
+    for seed in (0, 1):
+        (version,) = (runs / "lstm" / "single" / "rte" / f"seed{seed}").glob("version_*")
+        with (version / "metrics.csv").open() as f:
+            validations = [r for r in csv.DictReader(f) if r.get("val/average")]
+        best.append(float(max(validations, key=lambda r: float(r["val/average"]))["val/rte/accuracy"]))
+    assert cell["rte accuracy"].startswith(f"{sum(best) / 2:.4f}")
+    assert (cwd / "reports" / "glue" / "learning-curves.png").stat().st_size > 10_000
+
+
+def test_ud_report_tests_each_runs_best_checkpoint(shared_data: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / ".installed").exists():
+        pytest.skip("needs the project's .venv (make setup)")
+    cwd = workspace(tmp_path)
+    args = [f"DATA={shared_data}", "UD_REPORT_RUNS=joint single/upos", f"EXTRA_ARGS={TINY} --trainer.limit_test_batches=2"]
+    done = make(cwd, "ud-report", *args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = (cwd / "reports" / "ud_ewt.md").read_text()
+    assert "## Results (test)" in report
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[1:-1]] for line in report.splitlines() if line.startswith("| ")}
+    header = rows["run"]
+    joint, single = dict(zip(header, rows["multi-task (joint)"])), dict(zip(header, rows["single-task"]))
+    assert all(joint[f"{t} accuracy"] for t in ("upos", "xpos", "feats", "deprel"))
+    assert single["upos accuracy"] and not single["xpos accuracy"]  # the single run had UPOS only
+    (version,) = (cwd / "runs" / "ud_report" / "single" / "upos" / "seed0").glob("version_*")
+    tested = json.loads((version / "results-test.json").read_text())["tasks"]["upos"]["accuracy"]
+    assert single["upos accuracy"] == f"{tested:.4f}"
