@@ -209,5 +209,5 @@ def test_test_after_fit_evaluates_the_best_checkpoint_into_the_run_directory(tmp
     (best,) = (run / "checkpoints").glob("best-*.ckpt")
     record = json.loads((run / "results-test.json").read_text())
     assert record["stage"] == "test" and set(record["tasks"]) == {"sentiment", "tags", "topic"}
-    assert f"Loaded model weights from the checkpoint at {best}" in done.stdout + done.stderr  # the best one was tested
+    assert f"Loaded model weights from the checkpoint at {best.relative_to(tmp_path)}" in done.stdout + done.stderr  # the best one
     assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["version_0"]  # no second run folder

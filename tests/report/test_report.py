@@ -15,7 +15,7 @@ from mtl.report.command import main as report
 from mtl.report.learning_curves import read_series, smooth
 from mtl.report.run_record import ReportError, RunRecord, gather_rows
 
-SAVED = Path(__file__).parent / "saved" / "runs" / "demo" / "version_0"
+SAVED = Path(__file__).parent / "saved" / "demo" / "version_0"  # (a folder named runs/ would be git-ignored)
 
 
 def _table(markdown: str) -> list[dict[str, str]]:
