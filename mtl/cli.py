@@ -93,7 +93,6 @@ class MultiTaskCLI(LightningCLI):
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
 
-
     def after_fit(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         if not config.get("test_after_fit") or self.trainer.interrupted:

@@ -15,11 +15,11 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
+from mtl.balancers.accumulation import GradientAccumulator
 from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
 from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.sum import Sum
-from mtl.balancers.accumulation import GradientAccumulator
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
@@ -286,7 +286,8 @@ class MultiTaskModule(L.LightningModule):
         inputs = {t: leaf for t in tasks} if representation else encoded
         losses = [self.heads[t].loss(self.heads[t](inputs[t], batch[t]), batch[t]) for t in tasks]
         detached = mean_over_processes(torch.stack(losses).detach())  # the global batch's losses
-        if not torch.isfinite(detached).all():
+        finite = bool(torch.isfinite(detached).all())
+        if not finite:
             self._skip_nonfinite(dict(zip(tasks, losses)))
             if not (boundary and self._accumulator.micro_batches):
                 return None
@@ -308,11 +309,11 @@ class MultiTaskModule(L.LightningModule):
         with torch.autocast(self.device.type, enabled=False):
             if representation:
                 gram, update = self.task_gradients.representation_step(scaled, heads, leaf, encoded[tasks[0]])
-            elif torch.isfinite(detached).all():
+            elif finite:
                 pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
                 gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)
             if k > 1:
-                if torch.isfinite(detached).all():
+                if finite:
                     self._accumulator.add(tasks, update, detached)
                 if not boundary:
                     return detached.sum()

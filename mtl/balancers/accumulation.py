@@ -32,12 +32,7 @@ class GradientAccumulator:
     def add(self, tasks: list[str], update: _Update, losses: Tensor) -> None:
         """One micro-batch: its tasks, their gradients (``update`` from ``parameters_step``,
         losses already divided by the number of micro-batches) and their ``(T,)`` losses."""
-        if update.outputs is not None:
-            raise ValueError(
-                "gradient accumulation needs gradient_mode 'parameters': in 'representation' mode the weights are "
-                "found per encoder pass, and holding every micro-batch's graph until the last would cost what a "
-                "larger batch costs; use gradient_mode 'parameters' or a larger data.batch_size"
-            )
+        assert update.outputs is None, "parameters mode only (the module refuses representation mode)"
         self.micro_batches += 1
         self._template = self._template or update
         for t, task in enumerate(tasks):

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import datasets
-import torch
 import lightning as L
+import torch
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 

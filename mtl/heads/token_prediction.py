@@ -54,11 +54,12 @@ def labelled_tokens(logits: Tensor, target: Tensor, detach: bool = True) -> tupl
     carry a label; ``logits`` are ``(B, T, V)`` or already ``(N, V)`` at those positions."""
     keep = labelled(target)  # (B, T)
     logits = logits.detach() if detach else logits
+    ids = target[keep]  # (N,)
     if logits.dim() == 2:
-        if logits.shape[0] != int(keep.sum()):
-            raise ValueError(f"{logits.shape[0]} rows of logits for {int(keep.sum())} labelled positions")
-        return logits, target[keep]
-    return logits[keep], target[keep]
+        if logits.shape[0] != ids.shape[0]:
+            raise ValueError(f"{logits.shape[0]} rows of logits for {ids.shape[0]} labelled positions")
+        return logits, ids
+    return logits[keep], ids
 
 
 def scatter_ids(logits: Tensor, keep: Tensor, fill: int) -> Tensor:
