@@ -101,7 +101,7 @@ glue-report-doc: setup
 	  --title "GLUE from scratch: single-task and multi-task, three encoders" \
 	  --notes "$(GLUE_REPORT_NOTES)"
 
-GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 2 epochs over each task's training data, batch 64; a multi-task run samples the tasks by temperature 2 and takes as many steps as its five single-task runs together. Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
+GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
 
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
 # (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint.
@@ -118,7 +118,7 @@ ud-report-doc: setup
 	$(MTL) report $$(for d in $$(find runs/ud_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
 	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' --stage test \
 	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
-	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
+	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 3 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
 
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).

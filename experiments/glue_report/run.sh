@@ -5,7 +5,7 @@ set -eu
 encoder=$1 what=$2 seed=$3
 set -- -c experiments/glue.yaml -c experiments/glue_report/budget.yaml -c "experiments/glue_report/$encoder.yaml"
 case $what in
-  single/*) set -- "$@" --tasks "[${what#single/}]" ;;
+  single/*) set -- "$@" -c "experiments/glue_report/$what.yaml" --tasks "[${what#single/}]" ;;
   sum) ;;
   *) set -- "$@" -c "experiments/glue_report/$what.yaml" ;;
 esac
