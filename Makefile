@@ -74,22 +74,30 @@ glue-balancers-report: setup
 # all five jointly with each balancer, seeds per encoder; JOBS runs at a time, THREADS CPU
 # threads each; EXTRA_ARGS go to every `mtl fit` (the tests pass a tiny budget). A finished
 # run is skipped, so an interrupted `make glue-report` continues. Runs in
-# runs/glue_report/<encoder>/<single/task | balancer>/seed<N>/, logs in runs/logs/.
+# runs/glue_report/<encoder>/<single/task | pretrained/task | balancer>/seed<N>/, logs in
+# runs/logs/. The pretrained/ runs fine-tune each task alone from the denoising + masked-LM
+# pre-training (experiments/glue_dae.yaml, trained first when runs/glue_dae has none).
 GLUE_REPORT_ENCODERS ?= lstm cnn transformer
 GLUE_REPORT_BALANCERS ?= sum uncertainty
 GLUE_REPORT_TASKS ?= $(GLUE_TASKS)
 GLUE_REPORT_SEEDS_lstm ?= 0 1 2
 GLUE_REPORT_SEEDS_cnn ?= 0
 GLUE_REPORT_SEEDS_transformer ?= 0
+GLUE_REPORT_PRETRAINED ?= lstm
+GLUE_REPORT_PRETRAINED_SEEDS ?= 0
 GLUE_REPORT_OUTPUT ?= reports/glue.md
 JOBS ?= 2
 THREADS ?= 1
 GLUE_REPORT_RUNS = $(foreach e,$(GLUE_REPORT_ENCODERS),$(foreach s,$(GLUE_REPORT_SEEDS_$(e)),\
-  $(foreach t,$(GLUE_REPORT_TASKS),$(e):single/$(t):$(s)) $(foreach b,$(GLUE_REPORT_BALANCERS),$(e):$(b):$(s))))
+  $(foreach t,$(GLUE_REPORT_TASKS),$(e):single/$(t):$(s)) $(foreach b,$(GLUE_REPORT_BALANCERS),$(e):$(b):$(s)))) \
+  $(foreach e,$(GLUE_REPORT_PRETRAINED),$(foreach s,$(GLUE_REPORT_PRETRAINED_SEEDS),$(foreach t,$(GLUE_REPORT_TASKS),$(e):pretrained/$(t):$(s))))
 GLUE_REPORT_ROWS = $(foreach e,$(GLUE_REPORT_ENCODERS),--row '$(e) single-task=glue_report/$(e)/single/*' \
-  $(foreach b,$(GLUE_REPORT_BALANCERS),--row '$(e) multi-task $(b)=glue_report/$(e)/$(b)/*'))
+  $(foreach b,$(GLUE_REPORT_BALANCERS),--row '$(e) multi-task $(b)=glue_report/$(e)/$(b)/*')) \
+  $(foreach e,$(GLUE_REPORT_PRETRAINED),--row '$(e) single-task, pre-trained=glue_report/$(e)/pretrained/*')
 
 glue-report: setup
+	$(if $(GLUE_REPORT_PRETRAINED),ls runs/glue_dae/version_*/checkpoints/last.ckpt >/dev/null 2>&1 || \
+	  MTL=$(MTL) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" sh experiments/fit_once.sh glue_dae -c experiments/glue_dae.yaml --data.data_dir=$(DATA))
 	printf '%s\n' $(GLUE_REPORT_RUNS) | tr ':' ' ' | \
 	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(JOBS) -L 1 sh experiments/glue_report/run.sh
 	$(MAKE) glue-report-doc
@@ -97,11 +105,11 @@ glue-report: setup
 # The newest version of every run under runs/glue_report, one row per encoder and setting.
 glue-report-doc: setup
 	$(MTL) report $$(for d in $$(find runs/glue_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
-	  $(GLUE_REPORT_ROWS) --select best --output $(GLUE_REPORT_OUTPUT) \
+	  $(GLUE_REPORT_ROWS) --select best --output $(GLUE_REPORT_OUTPUT) --yardstick experiments/glue_report/yardstick.yaml \
 	  --title "GLUE from scratch: single-task and multi-task, three encoders" \
 	  --notes "$(GLUE_REPORT_NOTES)"
 
-GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
+GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes). Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
 
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
 # (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint.
@@ -118,7 +126,7 @@ ud-report-doc: setup
 	$(MTL) report $$(for d in $$(find runs/ud_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
 	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' --stage test \
 	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
-	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 3 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
+	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
 
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).

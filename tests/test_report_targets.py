@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = "--trainer.max_steps=3 --trainer.limit_val_batches=2 --trainer.val_check_interval=1 --trainer.max_epochs=1"
@@ -49,22 +50,31 @@ def test_glue_report_grid_and_document(shared_data: Path, tmp_path: Path) -> Non
     grid = [
         f"DATA={shared_data}", "GLUE_REPORT_ENCODERS=lstm", "GLUE_REPORT_SEEDS_lstm=0 1",
         "GLUE_REPORT_TASKS=rte mrpc", "GLUE_REPORT_BALANCERS=sum", f"EXTRA_ARGS={TINY}", "GLUE_REPORT_OUTPUT=reports/glue.md",
+        "GLUE_REPORT_PRETRAINED=lstm", "GLUE_REPORT_PRETRAINED_SEEDS=0",
     ]  # fmt: skip
     done = make(cwd, "glue-report", *grid)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = cwd / "runs" / "glue_report"
     assert sorted(p.relative_to(runs).as_posix() for p in runs.glob("*/*/seed*")) + sorted(
-        p.relative_to(runs).as_posix() for p in runs.glob("*/single/*/seed*")
+        p.relative_to(runs).as_posix() for p in runs.glob("*/*/*/seed*")
     ) == [
         "lstm/sum/seed0", "lstm/sum/seed1",
+        "lstm/pretrained/mrpc/seed0", "lstm/pretrained/rte/seed0",
         "lstm/single/mrpc/seed0", "lstm/single/mrpc/seed1", "lstm/single/rte/seed0", "lstm/single/rte/seed1",
     ]  # fmt: skip
+    # the pre-trained runs start from the pre-training the target ran first
+    assert (cwd / "runs" / "glue_dae" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+    config = yaml.safe_load(next((runs / "lstm" / "pretrained" / "rte" / "seed0").glob("version_*/config.yaml")).read_text())
+    assert config["model"]["transfer"]["checkpoint"].endswith("glue_dae/version_0/checkpoints/last.ckpt")
+    assert config["data"]["steps_per_epoch"] == 130  # RTE's share of the multi-task steps
     # a second call finds every run finished and only rewrites the report
     again = make(cwd, "glue-report", *grid)
-    assert again.returncode == 0 and again.stdout.count("done already") == 6 and "start:" not in again.stdout
+    assert again.returncode == 0 and again.stdout.count("done already") == 8 and "start:" not in again.stdout
 
-    rows = results_table((cwd / "reports" / "glue.md").read_text())
-    assert set(rows) == {"lstm single-task", "lstm multi-task sum"}
+    report = (cwd / "reports" / "glue.md").read_text()
+    rows = results_table(report)
+    assert set(rows) == {"lstm single-task", "lstm multi-task sum", "lstm single-task, pre-trained"}
+    assert "| GLUE paper multi-task BiLSTM (published) | 0.1860 | 0.8230 |" in report
     cell = rows["lstm single-task"]
     assert cell["seeds"] == "0, 1" and cell["sst2 accuracy"] == ""  # single-task runs of RTE and MRPC only
     # the single-task RTE cell is the mean of the two seeds' best validations

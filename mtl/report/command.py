@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mtl.report.document import write_report
 from mtl.report.run_record import ReportError, RunRecord, gather_rows
+from mtl.report.yardstick import Yardstick
 
 
 def main(args: list[str]) -> None:
@@ -32,15 +33,24 @@ def main(args: list[str]) -> None:
         metavar="LABEL=PATTERN",
         help="put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task runs); repeatable",
     )
+    parser.add_argument(
+        "--yardstick",
+        metavar="FILE",
+        help="published numbers to set beside the rows (YAML, see mtl.report.yardstick)",
+    )
     options = parser.parse_args(args)
     try:
         if options.select == "best" and options.stage != "fit":
             raise ReportError(f"--select best reads the validations logged during fit, not --stage {options.stage}")
         records = [RunRecord.load(directory, options.stage, select=options.select) for directory in options.runs]
         gather_rows(records, options.row)
+        yardstick = Yardstick.load(options.yardstick) if options.yardstick else None
     except ReportError as error:
         sys.exit(f"error: {error}")
     output = Path(options.output)
     shown = [("..." if previous == "--notes" else arg) for previous, arg in zip([None, *args], args)]  # notes are printed below the title
-    write_report(records, output, options.title, "mtl report " + shlex.join(shown), options.notes)
+    try:
+        write_report(records, output, options.title, "mtl report " + shlex.join(shown), options.notes, yardstick)
+    except ReportError as error:
+        sys.exit(f"error: {error}")
     print(output.read_text())

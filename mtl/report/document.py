@@ -11,12 +11,17 @@ from pathlib import Path
 from mtl.report.comparison import comparison_table
 from mtl.report.learning_curves import learning_curves
 from mtl.report.run_record import RunRecord
+from mtl.report.yardstick import Yardstick, yardstick_table
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers")
 
 
-def write_report(records: list[RunRecord], output: Path, title: str, command: str, notes: str = "") -> list[Path]:
-    """Writes ``output`` (Markdown) and its figures into ``<output stem>/``; returns the figures."""
+def write_report(
+    records: list[RunRecord], output: Path, title: str, command: str, notes: str = "", yardstick: Yardstick | None = None
+) -> list[Path]:
+    """Writes ``output`` (Markdown) and its figures into ``<output stem>/``; returns the
+    figures. With a ``yardstick``, a section sets its published numbers beside the rows."""
+    published = yardstick_table(records, yardstick) if yardstick else ""  # before any file is written
     figures_dir = output.parent / output.stem
     figures = [_primary_metric_bars(records, figures_dir / "primary-metrics.png")]
     curves = learning_curves(records, figures_dir / "learning-curves.png")
@@ -34,6 +39,11 @@ def write_report(records: list[RunRecord], output: Path, title: str, command: st
         "`steps` are optimiser steps, `minutes` wall time of training and validation (summed over the runs "
         "a row gathers); a row's several seeds are shown as mean ± standard deviation.",
         "",
+    ]
+    if yardstick:
+        lines += ["## Against published numbers", "", f"Published: {yardstick.source}.", "", published, "",
+                  "Our rows are means over their seeds; `reaches` counts the published numbers a row equals or beats.", ""]  # fmt: skip
+    lines += [
         "## Runs",
         "",
         "| row | run | directory | seed | minutes | config |",

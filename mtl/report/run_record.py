@@ -106,7 +106,8 @@ def gather_rows(records: list[RunRecord], rows: list[str]) -> None:
     """Applies ``LABEL=PATTERN`` rules: each run whose name matches the shell-style
     ``PATTERN`` goes into the report row ``LABEL`` (the first matching rule wins), e.g.
     ``"single-task=glue_report/lstm/single/*"`` puts five single-task runs, and their
-    seeds, on one row beside the multi-task runs."""
+    seeds, on one row beside the multi-task runs. ``records`` is reordered so the rows
+    come in the rules' order, then the runs no rule matches."""
     rules = []
     for rule in rows:
         label, sep, pattern = rule.partition("=")
@@ -119,3 +120,5 @@ def gather_rows(records: list[RunRecord], rows: list[str]) -> None:
             raise ReportError(f"--row {label}={pattern}: matches none of the runs ({names})")
     for record in records:
         record.row = next((label for label, pattern in rules if fnmatch.fnmatchcase(record.name, pattern)), record.name)
+    order = {label: i for i, (label, _) in reversed(list(enumerate(rules)))}
+    records.sort(key=lambda r: order.get(r.row, len(rules)))  # stable: runs keep their order within a row

@@ -102,6 +102,13 @@ def test_row_rules_that_are_malformed_or_match_nothing_are_refused(tmp_path: Pat
     assert records[0].row == "everything" and records[0].name == "exp/multi"
 
 
+def test_rows_come_in_the_order_of_their_rules(tmp_path: Path) -> None:
+    names = ["exp/a", "exp/b", "exp/c", "exp/d"]
+    records = [RunRecord.load(_saved(tmp_path, name, 0, {"t": 0.5}, 10, 1.0)) for name in names]
+    gather_rows(records, ["D=exp/d", "AB=exp/[ab]"])
+    assert [(r.row, r.name) for r in records] == [("D", "exp/d"), ("AB", "exp/a"), ("AB", "exp/b"), ("exp/c", "exp/c")]
+
+
 def test_select_best_reads_the_best_validation_of_the_saved_run(tmp_path: Path) -> None:
     run = tmp_path / "runs" / "demo" / "version_0"
     shutil.copytree(SAVED, run)
@@ -116,3 +123,47 @@ def test_select_best_reads_the_best_validation_of_the_saved_run(tmp_path: Path) 
     assert "## Results (best val)" in output.read_text()
     with pytest.raises(SystemExit, match="--select best reads the validations logged during fit"):
         report([str(run), "--output", str(output), "--select", "best", "--stage", "test"])
+
+
+def _tables(markdown: str) -> list[list[dict[str, str]]]:
+    """Every Markdown table of ``markdown``, each as one dict per row."""
+    tables, lines = [], markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| ") and (i == 0 or not lines[i - 1].startswith("|")):
+            header = [c.strip() for c in line.split("|")[1:-1]]
+            rows = []
+            for body in lines[i + 2 :]:
+                if not body.startswith("|"):
+                    break
+                rows.append(dict(zip(header, [c.strip() for c in body.split("|")[1:-1]])))
+            tables.append(rows)
+    return tables
+
+
+def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> None:
+    runs = [_saved(tmp_path, "exp/multi", seed, {"a": a, "b": b}, 10, 6.0) for seed, (a, b) in enumerate([(0.6, 0.9), (0.8, 0.7)])]
+    yardstick = tmp_path / "published.yaml"
+    yardstick.write_text(
+        "source: Some paper, dev\nrows:\n  paper: {a accuracy: 0.75, b accuracy: 0.8}\n  weak: {a accuracy: 0.1}\n"
+    )
+    output = tmp_path / "report.md"
+    report([*map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
+    text = output.read_text()
+    assert "## Against published numbers" in text and "Published: Some paper, dev." in text
+    published = next(t for t in _tables(text) if t[0].get("row") == "paper (published)")
+    paper, weak, ours = published
+    assert paper["a accuracy"] == "0.7500" and paper["b accuracy"] == "0.8000" and weak["b accuracy"] == ""
+    # ours: a = mean(0.6, 0.8) = 0.7 < 0.75, b = mean(0.9, 0.7) = 0.8 >= 0.8; a >= 0.1
+    assert ours["row"] == "exp/multi" and ours["a accuracy"] == "0.7000" and ours["b accuracy"] == "0.8000"
+    assert ours["reaches paper"] == "1/2" and ours["reaches weak"] == "1/1"
+
+    yardstick.write_text("rows:\n  paper: {a accuracy: 0.5, c accuracy: 0.5}\n")
+    report([*map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
+    assert "Published numbers of tasks no run here has: c accuracy." in output.read_text()
+    yardstick.write_text("rows:\n  paper: {c accuracy: 0.5}\n")
+    with pytest.raises(SystemExit, match=r"no run logs any of \['c accuracy'\]"):
+        report([*map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
+    yardstick.write_text("rows:\n  paper: {accuracy: 0.5}\n")
+    with pytest.raises(SystemExit, match="write '<task> <metric>: <number>'"):
+        report([*map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
+    assert not (tmp_path / "x.md").exists()
