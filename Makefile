@@ -109,11 +109,12 @@ glue-report-doc: setup
 	  --title "GLUE from scratch: single-task and multi-task, three encoders" \
 	  --notes "$(GLUE_REPORT_NOTES)"
 
-GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes). Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make glue-report.
+GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes). Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make glue-report.
 
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
-# (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint.
-UD_REPORT_RUNS ?= joint single/upos single/xpos single/feats single/deprel
+# (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint;
+# spelling/ runs add word spelling features to the heads (experiments/ud_report/spelling.yaml).
+UD_REPORT_RUNS ?= joint single/upos single/xpos single/feats single/deprel spelling/joint spelling/upos
 UD_REPORT_SEEDS ?= 0
 UD_REPORT_OUTPUT ?= reports/ud_ewt.md
 
@@ -124,9 +125,11 @@ ud-report: setup
 
 ud-report-doc: setup
 	$(MTL) report $$(for d in $$(find runs/ud_report -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
-	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' --stage test \
+	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' \
+	  $(if $(filter spelling/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) + word spelling=ud_report/spelling/joint/*') \
+	  $(if $(filter-out spelling/joint,$(filter spelling/%,$(UD_REPORT_RUNS))),--row 'single-task + word spelling=ud_report/spelling/*') --stage test \
 	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
-	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Command: make ud-report."
+	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. The word spelling rows add to every tagging head a CNN over each word's UTF-8 bytes (48 features, experiments/ud_report/spelling.yaml). Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make ud-report."
 
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).

@@ -1,12 +1,19 @@
 #!/bin/sh
 # One run of `make ud-report`: run.sh WHAT SEED, WHAT = joint (UPOS, XPOS, FEATS and DEPREL
-# on one encoder) or single/<task>. Needs MTL and DATA.
+# on one encoder), single/<task>, or spelling/joint and spelling/<task>: the same with word
+# spelling features in the heads (spelling.yaml). Needs MTL and DATA.
 set -eu
 what=$1 seed=$2
 set -- -c experiments/ud_ewt.yaml -c experiments/ud_report/budget.yaml
 case $what in
-  single/*) set -- "$@" --tasks "[${what#single/}]" ;;
+  spelling/*) set -- "$@" -c experiments/ud_report/spelling.yaml; part=${what#spelling/} ;;
+  *) part=$what ;;
+esac
+case $part in
   joint) ;;
-  *) echo "run.sh: WHAT is joint or single/<task>, not $what" >&2; exit 2 ;;
+  single/*) set -- "$@" --tasks "[${part#single/}]" ;;
+  upos|xpos|feats|deprel) [ "$part" != "$what" ] || { echo "run.sh: WHAT is joint, single/<task> or spelling/<joint|task>, not $what" >&2; exit 2; }
+    set -- "$@" --tasks "[$part]" ;;
+  *) echo "run.sh: WHAT is joint, single/<task> or spelling/<joint|task>, not $what" >&2; exit 2 ;;
 esac
 exec sh experiments/fit_once.sh "ud_report/$what/seed$seed" "$@" --data.data_dir="$DATA" --seed_everything "$seed"

@@ -19,14 +19,26 @@ def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
     return out
 
 
+def pad_words(rows: list[list[list[int]]], width: int) -> Tensor:
+    """Per row, per token, a list of ints (a word's bytes) -> ``(B, width, C)`` long, zero-padded
+    to the longest list (at least 1)."""
+    depth = max([1] + [len(word) for row in rows for word in row])
+    out = torch.zeros((len(rows), width, depth), dtype=torch.long)
+    for i, row in enumerate(rows):
+        for j, word in enumerate(row):
+            if word:
+                out[i, j, : len(word)] = torch.as_tensor(word, dtype=torch.long)
+    return out
+
+
 def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[str, Any]:
     """Build a task batch from column lists (as ``Dataset.__getitem__(list)`` returns).
 
     Returns ``input_ids``/``token_type_ids`` ``(B, T)`` long, ``attention_mask`` ``(B, T)``
     bool, ``index`` ``(B,)`` (row numbers in the split), ``labels`` when present (shape per
     label type, tags and the token ids of self-supervised tasks padded with
-    ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool for
-    tagging, and ``task``, the task's name.
+    ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool and ``word_bytes`` ``(B, T, C)``
+    long for tagging, and ``task``, the task's name.
     """
     input_ids = pad(columns["input_ids"], pad_id, torch.long)  # (B, T)
     batch: dict[str, Any] = {
@@ -38,6 +50,8 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[s
     }
     if "word_starts" in columns:
         batch["word_starts"] = pad(columns["word_starts"], 0, torch.bool)  # (B, T)
+    if "word_bytes" in columns:
+        batch["word_bytes"] = pad_words(columns["word_bytes"], input_ids.size(1))  # (B, T, C)
     if "labels" in columns:
         labels = columns["labels"]
         first = labels[0]

@@ -15,13 +15,16 @@ from mtl.data.task import Task
 from mtl.data.tokenizer import MASK, SPECIAL_TOKENS, UNK
 
 IGNORE_INDEX = -100  # tag positions that carry no label (special tokens, later sub-words, padding)
+WORD_BYTES_HEAD, WORD_BYTES_TAIL = 4, 12  # a longer word keeps its first 4 and last 12 UTF-8 bytes
 
 
 class TaskEncoder:
     """Encodes batches of rows of one task (a picklable callable for ``Dataset.map``).
 
     For tagging, the first sub-word of every word carries the word's label; the others
-    get ``IGNORE_INDEX``. ``word_starts`` marks those first sub-words, for decoding.
+    get ``IGNORE_INDEX``. ``word_starts`` marks those first sub-words, for decoding, and
+    ``word_bytes`` holds the word's spelling there (:func:`word_bytes`), for heads that
+    read it.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class TaskEncoder:
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self.tokenizer.enable_truncation(task.max_length)
         self.tokenizer.no_padding()
+        self.word_bytes = (WORD_BYTES_HEAD, WORD_BYTES_TAIL)  # part of the cache fingerprint
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
         task = self.task
@@ -65,6 +69,8 @@ class TaskEncoder:
                 out["labels"] = [self._label(v) for v in values]
         elif task.type == "tagging":
             out["word_starts"] = [_word_starts(e.word_ids) for e in encodings]
+        if task.type == "tagging":
+            out["word_bytes"] = [word_bytes(e.word_ids, list(t)) for e, t in zip(encodings, texts)]
         return out
 
     def _corrupt(self, out: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -126,6 +132,22 @@ class TaskEncoder:
         )
 
 
+def word_bytes(word_ids: list[int | None], words: list[str]) -> list[list[int]]:
+    """Per token, the UTF-8 bytes (+1; 0 is padding) of the word it starts, ``[]`` at
+    tokens that start none; a word longer than 16 bytes keeps its first 4 and last 12."""
+    out, previous = [], None
+    for word in word_ids:
+        if word is not None and word != previous:
+            raw = str(words[word]).encode("utf-8")
+            if len(raw) > WORD_BYTES_HEAD + WORD_BYTES_TAIL:
+                raw = raw[:WORD_BYTES_HEAD] + raw[-WORD_BYTES_TAIL:]
+            out.append([b + 1 for b in raw])
+        else:
+            out.append([])
+        previous = word
+    return out
+
+
 def _word_starts(word_ids: list[int | None]) -> list[int]:
     starts, previous = [], None
     for word in word_ids:
@@ -168,10 +190,14 @@ class InputEncoder:
             encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
         else:
             encodings = self.tokenizer.encode_batch(firsts, is_pretokenized=True)
+        starts = [_first_segment_starts(e.word_ids, e.type_ids) for e in encodings]
         return {
             "input_ids": [e.ids for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],
-            "word_starts": [_first_segment_starts(e.word_ids, e.type_ids) for e in encodings],
+            "word_starts": starts,
+            "word_bytes": [
+                [b if s else [] for b, s in zip(word_bytes(e.word_ids, w), keep)] for e, w, keep in zip(encodings, firsts, starts)
+            ],
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
         }

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import torch.nn.functional as F
+import torch
 from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
@@ -14,6 +15,7 @@ from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import Batch, TaskHead
 from mtl.heads.mlp import MLP
+from mtl.heads.word_bytes import WordBytesCNN
 
 IGNORE_INDEX = -100
 
@@ -40,6 +42,10 @@ class TaggingHead(TaskHead):
         dropout: dropout before each Linear layer.
         activation: activation of the hidden layer.
         metrics: metric names, see above.
+        word_features: with a positive size, the spelling of each word (a CNN over its
+            UTF-8 bytes, :class:`WordBytesCNN`, reading ``batch["word_bytes"]``) is joined
+            to its token state before the MLP: suffixes and capitals for words the
+            vocabulary splits or never saw. 0 (default) for none.
     """
 
     label_type: ClassVar[str] = "tags"
@@ -52,6 +58,7 @@ class TaggingHead(TaskHead):
         dropout: float = 0.1,
         activation: Activation = "tanh",
         metrics: Sequence[str] = ("accuracy",),
+        word_features: int = 0,
     ) -> None:
         super().__init__()
         name = type(self).__name__
@@ -60,13 +67,25 @@ class TaggingHead(TaskHead):
                 f"{name}: needs at least 2 tags, got {len(labels)} ({list(labels)}); "
                 "check the task's tag column or its 'labels' list"
             )
+        if word_features < 0:
+            raise ValueError(f"{name}: word_features must be >= 0 (0 for none), got {word_features}")
         self._set_metrics(metrics, _METRICS)
         self.labels = list(labels)
-        self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
+        self.word_bytes = WordBytesCNN(word_features) if word_features > 0 else None
+        self.mlp = MLP(in_dim + word_features, len(labels), hidden_dim, 1, activation, dropout)
 
     def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
         """Per-token tag logits, ``(B, T, C)``."""
-        return self.mlp(encoded.hidden)  # (B, T, D) -> (B, T, C)
+        hidden = encoded.hidden  # (B, T, D)
+        if self.word_bytes is not None:
+            if "word_bytes" not in batch:
+                raise KeyError(
+                    f"{type(self).__name__}(word_features={self.word_bytes.dim}): the batch has no 'word_bytes'; "
+                    "tagging tasks' data carries them, so give this head a task of type 'tagging' or set word_features: 0"
+                )
+            spelled = self.word_bytes(batch["word_bytes"][:, : hidden.size(1)])  # (B, T, F)
+            hidden = torch.cat([hidden, spelled.to(hidden.dtype)], dim=-1)  # (B, T, D + F)
+        return self.mlp(hidden)  # (B, T, C)
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
         """Mean cross-entropy over positions whose label is not ``-100``; zero (still

@@ -36,7 +36,7 @@ def write_report(
         "",
         comparison_table(records),
         "",
-        "`steps` are optimiser steps, `minutes` wall time of training and validation (summed over the runs "
+        "`steps` are optimiser steps up to the reported validation, `minutes` wall time of the whole run (summed over the runs "
         "a row gathers); a row's several seeds are shown as mean ± standard deviation.",
         "",
     ]

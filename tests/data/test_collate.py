@@ -5,7 +5,7 @@ from __future__ import annotations
 import datasets
 import torch
 
-from mtl.data.collate import collate, pad
+from mtl.data.collate import collate, pad, pad_words
 from mtl.data.encoding import IGNORE_INDEX
 
 
@@ -92,3 +92,14 @@ def test_collate_of_dataset_rows() -> None:
     assert batch["input_ids"].tolist() == [[2, 5, 3, 0], [2, 7, 8, 3]]
     assert batch["labels"].tolist() == [[-100, 0, -100, -100], [-100, 2, 1, -100]]
     assert batch["attention_mask"].sum(dim=1).tolist() == [3, 4]
+
+
+def test_word_bytes_pad_to_tokens_and_the_longest_word() -> None:
+    columns = base_columns() | {"word_starts": [[0, 1, 1, 0], [0, 1, 0]], "word_bytes": [[[], [5, 6, 7], [8], []], [[], [9, 10], []]]}
+    batch = collate(columns, "pos")
+    assert batch["word_bytes"].dtype == torch.long and batch["word_bytes"].shape == (2, 4, 3)
+    assert batch["word_bytes"].tolist() == [
+        [[0, 0, 0], [5, 6, 7], [8, 0, 0], [0, 0, 0]],
+        [[0, 0, 0], [9, 10, 0], [0, 0, 0], [0, 0, 0]],
+    ]
+    assert pad_words([[[], []]], 3).shape == (1, 3, 1)  # no words at all: one zero byte each

@@ -12,7 +12,7 @@ import datasets
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from mtl.data.encoding import IGNORE_INDEX, InputEncoder, encode_split
+from mtl.data.encoding import IGNORE_INDEX, InputEncoder, encode_split, word_bytes
 from mtl.data.errors import DataError
 from mtl.data.source import infer_labels
 from mtl.data.task import Task
@@ -100,6 +100,20 @@ def test_tagging_labels_first_subword_only(tokenizer: Tokenizer) -> None:
     assert out["word_starts"] == [[0, 1, 1, 0, 1, 0], [0, 1, 0, 0, 1, 1, 0]]
     assert [sum(s) for s in out["word_starts"]] == [3, 3]  # one start per word
     assert out["length"] == [6, 7]
+    # each word's spelling (UTF-8 bytes + 1) at its first sub-word, nothing elsewhere
+    spelled = lambda w: [b + 1 for b in w.encode()]  # noqa: E731
+    assert out["word_bytes"] == [
+        [[], spelled("the"), spelled("foxes"), [], spelled("runs"), []],
+        [[], spelled("unlikely"), [], [], spelled("dog"), spelled("."), []],
+    ]
+
+
+def test_word_bytes_keep_head_and_tail_of_long_words() -> None:
+    word = "Überwürdigkeitsnachweise"  # 26 UTF-8 bytes (two of its letters take 2 bytes)
+    (bytes_,) = [b for b in word_bytes([None, 0, None], [word]) if b]
+    raw = word.encode()
+    assert len(raw) == 26 and bytes_ == [b + 1 for b in raw[:4] + raw[-12:]]
+    assert word_bytes([None, 0, 0, 1], ["ab", "c"]) == [[], [98, 99], [], [100]]
 
 
 def test_tagging_word_split_by_pre_tokenizer_keeps_one_label(tokenizer: Tokenizer) -> None:
@@ -130,7 +144,7 @@ def test_classification_truncation(tokenizer: Tokenizer) -> None:
 
 def test_split_without_label_column_has_no_labels(tokenizer: Tokenizer) -> None:
     out = encode({"tokens": [["the", "foxes"]]}, task("tagging", text="tokens", label="tags"), tokenizer, ["a"], "test")
-    assert set(out) == {"input_ids", "token_type_ids", "length", "index", "word_starts"}
+    assert set(out) == {"input_ids", "token_type_ids", "length", "index", "word_starts", "word_bytes"}
     assert out["word_starts"] == [[0, 1, 1, 0, 0]]
     out = encode({"text": ["the dog"]}, task("classification"), tokenizer, ["0", "1"], "test")
     assert set(out) == {"input_ids", "token_type_ids", "length", "index"}
@@ -205,6 +219,8 @@ def test_input_encoder_pair_marks_words_of_first_segment_only(tokenizer: Tokeniz
     assert out["input_ids"] == [[CLS, 5, 7, 8, SEP, 12, 6, SEP], [CLS, 12, 6, SEP, 9, 10, 11, 7, SEP]]
     assert out["token_type_ids"] == [[0, 0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 0, 1, 1, 1, 1, 1]]
     assert out["word_starts"] == [[0, 1, 1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0, 0, 0]]
+    # spellings of the first segment's words only, where they start
+    assert out["word_bytes"][0] == [[], [117, 105, 102], [103, 112, 121, 102, 116], [], [], [], [], []]
 
 
 def test_input_encoder_truncates(tokenizer: Tokenizer) -> None:

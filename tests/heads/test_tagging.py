@@ -91,3 +91,53 @@ def test_errors_name_the_value() -> None:
         TaggingHead(D, TAGS, metrics=["mcc"])
     with pytest.raises(ValueError, match="got 1"):
         TaggingHead(D, ["O"])
+
+
+def _spelled(words: list[str], width: int = 12) -> torch.Tensor:
+    out = torch.zeros(len(words), 1, width, dtype=torch.long)  # (B, T=1, C)
+    for i, word in enumerate(words):
+        raw = [b + 1 for b in word.encode()]
+        out[i, 0, : len(raw)] = torch.tensor(raw)
+    return out
+
+
+def test_word_features_learn_a_suffix_rule_the_token_states_cannot_see() -> None:
+    """With all-zero token states only the spelling tells the tags apart: words ending in
+    -ly are ADV, the rest X. The head with word features learns it on training words and
+    tags unseen words right; without them it cannot beat the majority."""
+    torch.manual_seed(0)
+    train = ["quickly", "slowly", "badly", "kindly", "oddly", "table", "run", "green", "apple", "lamp", "sofa", "dog"]
+    unseen = ["softly", "madly", "chair", "river"]
+    tags = ["ADV", "X"]
+
+    def batch_of(words: list[str]) -> dict:
+        labels = torch.tensor([[0 if w.endswith("ly") else 1] for w in words])  # (B, 1)
+        return {"labels": labels, "word_bytes": _spelled(words), "attention_mask": torch.ones(len(words), 1, dtype=torch.bool)}
+
+    def encoded(n: int) -> EncoderOutput:
+        return EncoderOutput(torch.zeros(n, 1, D), torch.zeros(n, D), torch.ones(n, 1, dtype=torch.bool))
+
+    for features, expected in [(24, 1.0), (0, 0.5)]:
+        head = TaggingHead(D, tags, dropout=0.0, word_features=features)
+        optimizer = torch.optim.Adam(head.parameters(), lr=0.02)
+        for _ in range(150):
+            optimizer.zero_grad()
+            head.loss(head(encoded(len(train)), batch_of(train)), batch_of(train)).backward()
+            optimizer.step()
+        head.eval()
+        test = batch_of(unseen)
+        preds, target = head.metric_inputs(head(encoded(len(unseen)), test), test)
+        assert (preds == target).float().mean().item() == expected, features
+
+
+def test_word_features_need_word_bytes_and_a_valid_size() -> None:
+    head = TaggingHead(D, TAGS, word_features=12)
+    batch = {"attention_mask": torch.ones(1, 6, dtype=torch.bool), "labels": LABELS, "word_starts": WORD_STARTS}
+    with pytest.raises(KeyError, match="no 'word_bytes'.*type 'tagging' or set word_features: 0"):
+        head(EncoderOutput(torch.zeros(1, 6, D), torch.zeros(1, D), batch["attention_mask"]), batch)
+    logits = head(EncoderOutput(torch.zeros(1, 6, D), torch.zeros(1, D), batch["attention_mask"]), batch | {"word_bytes": torch.zeros(1, 6, 4, dtype=torch.long)})
+    assert logits.shape == (1, 6, 3)
+    with pytest.raises(ValueError, match="word_features must be >= 0"):
+        TaggingHead(D, TAGS, word_features=-1)
+    with pytest.raises(ValueError, match="multiple of the number of kernel sizes"):
+        TaggingHead(D, TAGS, word_features=10)
