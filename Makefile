@@ -172,7 +172,7 @@ nsmc: setup
 
 # NSMC (trained first when runs/nsmc has no finished run), then reports/nsmc.md.
 nsmc-report: setup
-	ls runs/nsmc/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA)
+	ls runs/nsmc/version_*/results-fit.json >/dev/null 2>&1 || $(MTL) fit -c experiments/nsmc.yaml --data.data_dir=$(DATA) $(EXTRA_ARGS)
 	$(MTL) report $(call LAST_RUN,nsmc) --output reports/nsmc.md --title "NSMC: Korean movie-review sentiment from scratch" \
 	  --notes "1-layer BiLSTM 256 (embeddings 128), max pooling, a WordPiece tokenizer (16k) trained on the Korean training reviews; 2 epochs, batch 64, 1 CPU thread. NSMC has no dev split: the scores are on the 50,000-review test file, which the config also uses for validation (no model selection: the last epoch is reported). Command: make nsmc-report."
 

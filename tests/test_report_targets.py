@@ -108,3 +108,16 @@ def test_ud_report_tests_each_runs_best_checkpoint(shared_data: Path, tmp_path: 
     (version,) = (cwd / "runs" / "ud_report" / "single" / "upos" / "seed0").glob("version_*")
     tested = json.loads((version / "results-test.json").read_text())["tasks"]["upos"]["accuracy"]
     assert single["upos accuracy"] == f"{tested:.4f}"
+
+
+def test_nsmc_report_trains_when_absent_and_reports_the_run(shared_data: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / ".installed").exists():
+        pytest.skip("needs the project's .venv (make setup)")
+    cwd = workspace(tmp_path)
+    done = make(cwd, "nsmc-report", f"DATA={shared_data}", f"EXTRA_ARGS={TINY}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (version,) = (cwd / "runs" / "nsmc").glob("version_*")
+    logged = json.loads((version / "results-fit.json").read_text())["tasks"]["nsmc"]["accuracy"]
+    row = results_table((cwd / "reports" / "nsmc.md").read_text())
+    (cells,) = row.values()
+    assert cells["nsmc accuracy"] == f"{logged:.4f}"
