@@ -64,8 +64,12 @@ def write_report(
 
 
 def _copy_run_figures(records: list[RunRecord], target: Path) -> list[Path]:
+    """The runs' own figures (task weights, gradient conflict), of multi-task runs only:
+    a single-task run's weight is constant and it has no conflict to show."""
     copied = []
     for r in records:
+        if len(r.tasks) < 2:
+            continue
         for png in sorted(r.directory.glob("*.png")):
             dest = target / f"{r.name.replace('/', '-')}-{png.name}"
             dest.parent.mkdir(parents=True, exist_ok=True)
