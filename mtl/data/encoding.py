@@ -70,7 +70,10 @@ class TaskEncoder:
         elif task.type == "tagging":
             out["word_starts"] = [_word_starts(e.word_ids) for e in encodings]
         if task.type == "tagging":
-            out["word_bytes"] = [word_bytes(e.word_ids, list(t)) for e, t in zip(encodings, texts)]
+            out["word_bytes"] = [  # of the first text's words, as the tags
+                word_bytes([w if t == 0 else None for w, t in zip(e.word_ids, e.type_ids)], list(words))
+                for e, words in zip(encodings, texts)
+            ]
         return out
 
     def _corrupt(self, out: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -195,8 +198,9 @@ class InputEncoder:
             "input_ids": [e.ids for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],
             "word_starts": starts,
-            "word_bytes": [
-                [b if s else [] for b, s in zip(word_bytes(e.word_ids, w), keep)] for e, w, keep in zip(encodings, firsts, starts)
+            "word_bytes": [  # the first segment's words (the second's word ids count from 0 again)
+                word_bytes([w if t == 0 else None for w, t in zip(e.word_ids, e.type_ids)], words)
+                for e, words in zip(encodings, firsts)
             ],
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),

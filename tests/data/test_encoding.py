@@ -221,6 +221,9 @@ def test_input_encoder_pair_marks_words_of_first_segment_only(tokenizer: Tokeniz
     assert out["word_starts"] == [[0, 1, 1, 0, 0, 0, 0, 0], [0, 1, 1, 0, 0, 0, 0, 0, 0]]
     # spellings of the first segment's words only, where they start
     assert out["word_bytes"][0] == [[], [117, 105, 102], [103, 112, 121, 102, 116], [], [], [], [], []]
+    # a second segment longer than the first: its word ids must not index the first's words
+    out = input_encode(tokenizer, {"text": ["dog"], "second": ["the unlikely foxes"]}, "second")
+    assert [b for b in out["word_bytes"][0] if b] == [[101, 112, 104]]
 
 
 def test_input_encoder_truncates(tokenizer: Tokenizer) -> None:
