@@ -104,10 +104,9 @@ def _primary_metric_bars(records: list[RunRecord], path: Path) -> Path:
     ax.set_xticks([j + width * (len(rows) - 1) / 2 for j in range(len(tasks))])
     ax.set_xticklabels([f"{t}\n{(next(r for r in records if t in r.tasks).metric_order(t) or ['loss'])[0]}" for t in tasks])
     ax.set_ylabel("primary metric")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)  # below, off the bars
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
 
