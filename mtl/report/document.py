@@ -49,10 +49,10 @@ def write_report(
         "| row | run | directory | seed | minutes | config |",
         "|---|---|---|---|---|---|",
     ]
+    configs = _copy_configs(records, figures_dir / "configs")
     for r in records:
-        lines.append(
-            f"| {r.row} | {r.name} | `{r.directory}` | {r.seed} | {r.seconds / 60:.1f} | `{r.directory / 'config.yaml'}` |"
-        )
+        config = f"[config.yaml]({configs[r.name].relative_to(output.parent).as_posix()})" if r.name in configs else ""
+        lines.append(f"| {r.row} | {r.name} | `{r.directory}` | {r.seed} | {r.seconds / 60:.1f} | {config} |")
     lines += ["", "## Environment", "", f"Python {platform.python_version()} on {platform.machine()}; " + ", ".join(
         f"{p} {_version(p)}" for p in PACKAGES) + ".", ""]  # fmt: skip
     lines += ["## Figures", ""]
@@ -61,6 +61,20 @@ def write_report(
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines))
     return figures
+
+
+def _copy_configs(records: list[RunRecord], target: Path) -> dict[str, Path]:
+    """Each run's resolved config (``config.yaml``, as Lightning saved it) beside the
+    report, so the report keeps them when the run directories are gone; name -> copy."""
+    copied = {}
+    for r in records:
+        source = r.directory / "config.yaml"
+        if source.is_file():
+            dest = target / f"{r.name.replace('/', '-')}.yaml"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, dest)
+            copied[r.name] = dest
+    return copied
 
 
 def _copy_run_figures(records: list[RunRecord], target: Path) -> list[Path]:

@@ -50,6 +50,9 @@ def test_report_regenerated_from_a_saved_run_holds_its_logged_metrics(tmp_path: 
         assert (output.parent / "demo" / figure).stat().st_size > 10_000, figure
     text = output.read_text()
     assert "![learning-curves](demo/learning-curves.png)" in text and "torch 2." in text
+    # the run's resolved config is kept beside the report and linked from its row
+    assert "| demo | demo | " in text and "[config.yaml](demo/configs/demo.yaml)" in text
+    assert (output.parent / "demo" / "configs" / "demo.yaml").read_text() == (run / "config.yaml").read_text()
 
 
 def test_learning_curve_series_and_smoothing() -> None:
