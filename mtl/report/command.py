@@ -45,11 +45,8 @@ def main(args: list[str]) -> None:
         records = [RunRecord.load(directory, options.stage, select=options.select) for directory in options.runs]
         gather_rows(records, options.row)
         yardstick = Yardstick.load(options.yardstick) if options.yardstick else None
-    except ReportError as error:
-        sys.exit(f"error: {error}")
-    output = Path(options.output)
-    shown = [("..." if previous == "--notes" else arg) for previous, arg in zip([None, *args], args)]  # notes are printed below the title
-    try:
+        output = Path(options.output)
+        shown = [("..." if previous == "--notes" else arg) for previous, arg in zip([None, *args], args)]  # notes are printed below the title
         write_report(records, output, options.title, "mtl report " + shlex.join(shown), options.notes, yardstick)
     except ReportError as error:
         sys.exit(f"error: {error}")
