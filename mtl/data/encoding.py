@@ -70,10 +70,7 @@ class TaskEncoder:
         elif task.type == "tagging":
             out["word_starts"] = [_word_starts(e.word_ids) for e in encodings]
         if task.type == "tagging":
-            out["word_bytes"] = [  # of the first text's words, as the tags
-                word_bytes([w if t == 0 else None for w, t in zip(e.word_ids, e.type_ids)], list(words))
-                for e, words in zip(encodings, texts)
-            ]
+            out["word_bytes"] = [word_bytes(_first_segment(e), list(words)) for e, words in zip(encodings, texts)]
         return out
 
     def _corrupt(self, out: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -193,20 +190,17 @@ class InputEncoder:
             encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
         else:
             encodings = self.tokenizer.encode_batch(firsts, is_pretokenized=True)
-        starts = [_first_segment_starts(e.word_ids, e.type_ids) for e in encodings]
         return {
             "input_ids": [e.ids for e in encodings],
             "token_type_ids": [e.type_ids for e in encodings],
-            "word_starts": starts,
-            "word_bytes": [  # the first segment's words (the second's word ids count from 0 again)
-                word_bytes([w if t == 0 else None for w, t in zip(e.word_ids, e.type_ids)], words)
-                for e, words in zip(encodings, firsts)
-            ],
+            "word_starts": [_word_starts(_first_segment(e)) for e in encodings],
+            "word_bytes": [word_bytes(_first_segment(e), words) for e, words in zip(encodings, firsts)],
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
         }
 
 
-def _first_segment_starts(word_ids: list[int | None], type_ids: list[int]) -> list[int]:
-    starts = _word_starts(word_ids)
-    return [s if t == 0 else 0 for s, t in zip(starts, type_ids)]
+def _first_segment(encoding: Any) -> list[int | None]:
+    """The encoding's word ids, ``None`` outside the first segment (a pair's second segment
+    counts its words from 0 again, so its ids would name the first segment's words)."""
+    return [w if t == 0 else None for w, t in zip(encoding.word_ids, encoding.type_ids)]
