@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+
+from command import mtl
 
 from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
@@ -21,11 +20,6 @@ from mtl.module import MultiTaskModule
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 NEEDS_DATA = {"glue", "ud_ewt"}
-
-
-def mtl(*args: str, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "mtl", *args]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
 
 
 def test_demo_reaches_stated_accuracy_then_tests_and_predicts(tmp_path: Path) -> None:

@@ -1,0 +1,20 @@
+"""Running the ``mtl`` command as a user does: a subprocess with a timeout, never in-process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "configs" / "tiny.yaml"  # the demo's tasks, small: about 15 s to fit
+DEMO = ROOT / "experiments" / "demo.yaml"
+
+
+def mtl(*args: str, cwd: Path, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m mtl ARGS`` in ``cwd``, with ``env`` added to the current environment."""
+    command = [sys.executable, "-m", "mtl", *args]
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ | (env or {}), stdin=subprocess.DEVNULL
+    )
