@@ -13,8 +13,15 @@ DEMO = ROOT / "experiments" / "demo.yaml"
 
 
 def mtl(*args: str, cwd: Path, timeout: int = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """``python -m mtl ARGS`` in ``cwd``, with ``env`` added to the current environment."""
+    """``python -m mtl ARGS`` in ``cwd`` (this checkout's ``mtl``, whatever is installed),
+    with ``env`` added to the current environment."""
     command = [sys.executable, "-m", "mtl", *args]
     return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ | (env or {}), stdin=subprocess.DEVNULL
+        command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=checkout_env(env), stdin=subprocess.DEVNULL
     )
+
+
+def checkout_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The current environment with this checkout first on ``PYTHONPATH``, plus ``extra``."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return os.environ | {"PYTHONPATH": path} | (extra or {})

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from command import checkout_env
 
 from mtl.report.command import main as report
 from mtl.report.learning_curves import read_series, smooth
@@ -170,3 +174,21 @@ def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> Non
     with pytest.raises(SystemExit, match="write '<task> <metric>: <number>'"):
         report([*map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
     assert not (tmp_path / "x.md").exists()
+
+
+def test_mtl_report_command_with_globs_and_a_row_rule(tmp_path: Path) -> None:
+    """The README's `mtl report runs/glue/version_* runs/glue/*/version_* --row 'single-task=glue/*'`,
+    typed into a shell (the shell expands the globs)."""
+    for seed, (a, b, joint_a, joint_b) in enumerate([(0.6, 0.8, 0.7, 0.9), (0.8, 0.6, 0.5, 0.7)]):
+        _saved(tmp_path, "glue/a", seed, {"a": a}, step=100, seconds=60)
+        _saved(tmp_path, "glue/b", seed, {"b": b}, step=50, seconds=30)
+        _saved(tmp_path, "glue", seed, {"a": joint_a, "b": joint_b}, step=150, seconds=120)
+    line = "runs/glue/version_* runs/glue/*/version_* --output reports/y.md --title 'GLUE' --row 'single-task=glue/*'"
+    done = subprocess.run(
+        ["bash", "-c", f"{shlex.quote(sys.executable)} -m mtl report {line}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=checkout_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    single, multi = _table((tmp_path / "reports" / "y.md").read_text())  # rows of --row rules first
+    assert multi["run"] == "glue" and multi["a accuracy"] == "0.6000 ± 0.1414" and multi["average"] == "0.7000 ± 0.1414"
+    assert single["run"] == "single-task" and single["a accuracy"] == single["b accuracy"] == "0.7000 ± 0.1414"

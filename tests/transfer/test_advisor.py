@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from command import mtl
+
 from mtl.cli import main
 from mtl.data.tokenizer import load_tokenizer
 from mtl.transfer import Thresholds, Transfer, load_source_run, recommend
@@ -98,3 +100,14 @@ def test_mtl_advise_for_some_of_the_tasks(source_run: Path, korean_and_english: 
     assert "| target training rows | 300 |" in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r"unknown task\(s\) \['c'\]; the config's tasks are \['a', 'b'\]"):
         main([*common, "--tasks", "c"])
+
+
+def test_mtl_advise_command_recommends_a_strategy(source_run: Path, korean_and_english: dict, tmp_path: Path) -> None:
+    """The README's `mtl advise --source CKPT -c target.yaml --tasks T` as a user runs it."""
+    config = tmp_path / "target.yaml"
+    task = "    - name: {}\n      type: classification\n      splits: {{train: train}}\n      source: {{path: json, data_files: {{train: {}}}}}\n"
+    config.write_text("data:\n  tasks:\n" + task.format("a", korean_and_english["english_20"]) + task.format("b", korean_and_english["korean_300"]))
+    done = mtl("advise", "--source", str(source_run), "-c", str(config), "--tasks", "a", "--small_data", "100", "--sample", "200", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| target training rows | 20 |" in done.stdout
+    assert "case: small data, similar -> strategy: freeze" in done.stdout
