@@ -15,6 +15,7 @@ from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processor
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # PAD is id 0
+CONTINUATION = "##"  # prefix of a sub-word inside a word
 
 
 @dataclass
@@ -44,28 +45,48 @@ def cache_dir() -> Path:
 
 
 def train_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
-    """Train a WordPiece or BPE tokenizer with ``[CLS] a [SEP] b [SEP]`` templates."""
+    """Train a WordPiece or BPE tokenizer with ``[CLS] a [SEP] b [SEP]`` templates; the
+    same texts and settings give the same tokenizer in every process (see
+    :func:`_continuation_tokens`)."""
     if spec.kind == "wordpiece":
         tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=SPECIAL_TOKENS
-        )
     elif spec.kind == "bpe":
-        tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix="##"))
-        trainer = trainers.BpeTrainer(
-            vocab_size=spec.vocab_size,
-            min_frequency=spec.min_frequency,
-            special_tokens=SPECIAL_TOKENS,
-            continuing_subword_prefix="##",
-        )
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix=CONTINUATION))
     else:
         raise ValueError(f"tokenizer kind {spec.kind!r} is not one of ['wordpiece', 'bpe']")
     steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if spec.lowercase else [])
     tokenizer.normalizer = normalizers.Sequence(steps)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    texts = texts if isinstance(texts, (list, tuple)) else list(texts)  # read twice
+    special = SPECIAL_TOKENS + _continuation_tokens(tokenizer, texts)
+    options = {"vocab_size": spec.vocab_size, "min_frequency": spec.min_frequency, "special_tokens": special}
+    if spec.kind == "wordpiece":
+        trainer = trainers.WordPieceTrainer(**options)
+    else:
+        trainer = trainers.BpeTrainer(**options, continuing_subword_prefix=CONTINUATION)
     tokenizer.train_from_iterator(texts, trainer)
+    # The continuation tokens stay in the vocabulary as ordinary sub-words, not special tokens.
+    state = json.loads(tokenizer.to_str())
+    state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] in SPECIAL_TOKENS]
+    tokenizer = Tokenizer.from_str(json.dumps(state))
     add_templates(tokenizer)
     return tokenizer
+
+
+def _continuation_tokens(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str]:
+    """``##c`` for every character ``c`` that occurs inside a word, sorted.
+
+    The ``tokenizers`` trainers create these sub-words while iterating over a hash map and
+    give them ids in that order, which differs between processes; ties between equally
+    frequent merges are broken by id, so two trainings on the same text could differ
+    (huggingface/tokenizers#1794), e.g. the processes of one DDP run. Declared up front
+    (as special tokens, removed again after training) they get the same ids every time.
+    """
+    inside: set[str] = set()
+    for text in texts:
+        for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(tokenizer.normalizer.normalize_str(text)):
+            inside.update(word[1:])
+    return [CONTINUATION + c for c in sorted(inside)]
 
 
 def add_templates(tokenizer: Tokenizer) -> None:
@@ -99,8 +120,9 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
 
 
 def cache_key(spec: TokenizerSpec, corpus_ids: list[str]) -> str:
-    """A content key: the settings plus an identifier of each training corpus."""
-    payload = json.dumps({"spec": asdict(spec) | {"path": None}, "corpora": corpus_ids}, sort_keys=True)
+    """A content key: the settings plus an identifier of each training corpus (and of the
+    training procedure: tokenizers cached before it was made reproducible are not reused)."""
+    payload = json.dumps({"spec": asdict(spec) | {"path": None}, "corpora": corpus_ids, "training": 2}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -163,3 +163,26 @@ def test_cache_key_depends_on_settings_and_corpora_not_path() -> None:
     assert cache_key(base, ["sst2:abc", "pos:xyz"]) != key
     assert cache_key(base, ["sst2:abc"]) != key
     assert cache_key(base, ["pos:def", "sst2:abc"]) != key  # task order is part of the key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_training_gives_the_same_tokenizer_every_time(kind: str, tmp_path: Path) -> None:
+    """The processes of a DDP run (or of two nodes) each train the tokenizer: they must agree.
+    Without declaring the continuation sub-words first, ties between equally frequent merges
+    are broken in hash-map order, which differs from one training to the next, in one process
+    too (huggingface/tokenizers#1794): 6 trainings gave 6 vocabularies."""
+    import json
+
+    from mtl.data.synthetic import write_corpus
+
+    write_corpus(str(tmp_path), train=2000, validation=0, test=0, seed=0)
+    texts = [json.loads(line)["text"] for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    spec = TokenizerSpec(kind=kind, vocab_size=200, min_frequency=1)
+    assert len({train_tokenizer(texts, spec).to_str() for _ in range(4)}) == 1
+
+
+def test_continuation_sub_words_are_ordinary_vocabulary(trained: Tokenizer) -> None:
+    """Declared as special tokens during training only: '##s' in the text is not one token."""
+    assert trained.token_to_id("##s") is not None
+    assert "##s" not in [t.content for t in trained.get_added_tokens_decoder().values()]
+    assert trained.encode("##s").tokens[1:-1] != ["##s"]
