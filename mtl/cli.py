@@ -19,6 +19,7 @@ from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
+from mtl.trained_run import follow_checkpoint
 from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
@@ -86,6 +87,8 @@ class MultiTaskCLI(LightningCLI):
             if not config.get("run_name"):
                 name = f"{name}/{'+'.join(config.tasks)}"
         use_source_tokenizer(config)
+        if self.subcommand in ("validate", "test", "predict"):
+            follow_checkpoint(config, f"mtl {self.subcommand}")  # the checkpoint's labels and tokenizer
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
             config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
         for logger in config.trainer.logger or []:

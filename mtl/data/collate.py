@@ -38,7 +38,8 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[s
     bool, ``index`` ``(B,)`` (row numbers in the split), ``labels`` when present (shape per
     label type, tags and the token ids of self-supervised tasks padded with
     ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool and ``word_bytes`` ``(B, T, C)``
-    long for tagging, and ``task``, the task's name.
+    long for tagging, ``words``/``words_read``/``blank`` ``(B,)`` for prediction inputs,
+    and ``task``, the task's name.
     """
     input_ids = pad(columns["input_ids"], pad_id, torch.long)  # (B, T)
     batch: dict[str, Any] = {
@@ -52,6 +53,9 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[s
         batch["word_starts"] = pad(columns["word_starts"], 0, torch.bool)  # (B, T)
     if "word_bytes" in columns:
         batch["word_bytes"] = pad_words(columns["word_bytes"], input_ids.size(1))  # (B, T, C)
+    for key in ("words", "words_read", "blank"):  # prediction inputs (see InputEncoder)
+        if key in columns:
+            batch[key] = torch.as_tensor(columns[key], dtype=torch.long)  # (B,)
     if "labels" in columns:
         labels = columns["labels"]
         first = labels[0]

@@ -9,6 +9,7 @@ from typing import Any
 import datasets
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 
@@ -21,9 +22,18 @@ from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.shard_sampler import ShardSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
-from mtl.data.tokenizer import TokenizerSpec, cache_dir, cache_key, load_tokenizer, save_atomically, train_tokenizer
+from mtl.data.tokenizer import (
+    TokenizerSpec,
+    cache_dir,
+    cache_key,
+    load_tokenizer,
+    save_atomically,
+    tokenizer_digest,
+    train_tokenizer,
+)
 
 log = logging.getLogger(__name__)
+warn = rank_zero_only(log.warning)
 
 PREDICT_TASK = "predict"
 
@@ -53,7 +63,10 @@ class MultiTaskDataModule(L.LightningDataModule):
             (header row), or plain text with one input per line (column ``text``).
         predict_text: column of ``predict_file`` holding the text.
         predict_text_pair: column holding a second text, for sentence-pair tasks.
-        predict_max_length: sub-word tokens kept per prediction input.
+        predict_max_length: sub-word tokens read per prediction input, special tokens
+            included; ``None`` (default) reads every input whole, up to the encoder's own
+            limit (a Transformer's learned positions). A longer input is cut, with a
+            warning naming its line and a ``truncated`` field in its output.
     """
 
     def __init__(
@@ -73,7 +86,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         predict_file: str | None = None,
         predict_text: str = "text",
         predict_text_pair: str | None = None,
-        predict_max_length: int = 256,
+        predict_max_length: int | None = None,
     ) -> None:
         super().__init__()
         if not tasks:
@@ -132,6 +145,50 @@ class MultiTaskDataModule(L.LightningDataModule):
         vocabulary = [self.tokenizer.id_to_token(i) for i in range(self.tokenizer.get_vocab_size())]
         self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
+    # -- what a checkpoint records about the data (Lightning saves and restores this) ----
+    def state_dict(self) -> dict[str, Any]:
+        """The tokenizer the model reads text with (its digest and its JSON) and the label
+        lists of the labelled tasks, saved in every checkpoint: evaluating or resuming from
+        the checkpoint checks them (:meth:`load_state_dict`; ``mtl validate/test/predict``
+        take them from the checkpoint beforehand, see :mod:`mtl.trained_run`)."""
+        if self.tokenizer is None:
+            return {}
+        return {
+            "tokenizer": {
+                "sha256": tokenizer_digest(self.tokenizer),
+                "vocab_size": self.tokenizer.get_vocab_size(),
+                "json": self.tokenizer.to_str(),
+            },
+            "task_labels": {name: list(self.labels[name]) for name, task in self.tasks.items() if not task.self_supervised},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refuses a checkpoint trained with another tokenizer or other label lists than
+        this data module's: the model would read other token ids or name its outputs with
+        other labels, and be wrong without a sign."""
+        self.prepare()
+        checkpoint = getattr(self.trainer, "ckpt_path", None) if self.trainer is not None else None
+        where = f"checkpoint {str(checkpoint)!r}" if checkpoint else "the checkpoint"
+        recorded = (state.get("tokenizer") or {}).get("sha256")
+        if recorded is not None and recorded != tokenizer_digest(self.tokenizer):
+            saved = "runs/<name>/version_N/tokenizer.json"
+            if checkpoint and Path(str(checkpoint)).parent.name == "checkpoints":
+                saved = str(Path(str(checkpoint)).parent.parent / "tokenizer.json")
+            raise DataError(
+                f"{where} was trained with another tokenizer (sha256 {recorded[:12]}) than the one this run reads "
+                f"text with ({str(self.tokenizer_path)!r}, sha256 {tokenizer_digest(self.tokenizer)[:12]}): the token "
+                f"ids would mean other words. Set data.tokenizer.path to the trained run's tokenizer ({saved})"
+            )
+        trained = state.get("task_labels") or {}
+        for name, labels in trained.items():
+            ours = self.labels.get(name)
+            if ours is not None and list(ours) != list(labels):
+                raise DataError(
+                    f"task {name!r}: {where} was trained with labels {list(labels)}, but the data declares "
+                    f"{list(ours)}; the model's outputs mean the checkpoint's labels, so list exactly those, in that "
+                    "order, as the task's `labels:`"
+                )
+
     def _infer_labels(self, task: Task) -> list[str]:
         splits = self.raw[task.name]
         labels = infer_labels(task, splits["train"])
@@ -181,13 +238,25 @@ class MultiTaskDataModule(L.LightningDataModule):
         if not path.is_file():
             raise DataError(f"data.predict_file {str(path)!r} does not exist")
         suffix = path.suffix.lower()
-        if suffix in (".jsonl", ".json"):
-            rows = datasets.load_dataset("json", data_files=str(path), split="train")
-        elif suffix in (".csv", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
-            rows = datasets.load_dataset("csv", data_files=str(path), split="train", delimiter=sep)
-        else:
-            rows = datasets.load_dataset("text", data_files=str(path), split="train")
+        kind = "json" if suffix in (".jsonl", ".json") else "csv" if suffix in (".csv", ".tsv") else "text"
+        expected = {
+            "json": "one JSON object per line",
+            "csv": "a header row, then one input per row",
+            "text": "one input per line",
+        }[kind]
+        if path.stat().st_size == 0:
+            raise DataError(f"data.predict_file {str(path)!r} is empty; it needs {expected}")
+        options = {"delimiter": "\t" if suffix == ".tsv" else ","} if kind == "csv" else {}
+        try:
+            rows = datasets.load_dataset(kind, data_files=str(path), split="train", **options)
+        except Exception as error:  # the loaders' errors name neither the file nor the cause
+            cause = error.__cause__ or error
+            raise DataError(
+                f"data.predict_file {str(path)!r} cannot be read as {kind} ({type(cause).__name__}: {cause}); "
+                f"it needs {expected}"
+            ) from error
+        if len(rows) == 0:
+            raise DataError(f"data.predict_file {str(path)!r} holds no inputs; it needs {expected}")
         for column in [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else []):
             if column not in rows.column_names:
                 raise DataError(
@@ -195,8 +264,48 @@ class MultiTaskDataModule(L.LightningDataModule):
                     f"(set data.predict_text / data.predict_text_pair)"
                 )
         self.predict_rows = rows
-        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, self.predict_max_length)
-        return rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
+        limit, limited_by = self._predict_limit()
+        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit)
+        encoded = rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
+        self._warn_about_inputs(encoded, path, limit, limited_by)
+        return encoded
+
+    def _predict_limit(self) -> tuple[int | None, str]:
+        """The most sub-word tokens a prediction input may have, and what sets it:
+        ``data.predict_max_length`` or the model's encoder (``None``: no limit)."""
+        limits = [(self.predict_max_length, "data.predict_max_length")] if self.predict_max_length else []
+        model = self.trainer.lightning_module if self.trainer is not None else None
+        for encoder in getattr(model, "task_encoders", {}).values():
+            if getattr(encoder, "max_length", None):
+                limits.append((encoder.max_length, f"the {type(encoder).__name__}'s max_positions"))
+        return min(limits) if limits else (None, "")
+
+    def _warn_about_inputs(self, encoded: datasets.Dataset, path: Path, limit: int | None, limited_by: str) -> None:
+        """Blank inputs get no prediction, inputs longer than ``limit`` are cut: both are
+        said, naming the lines (their output records carry a ``note``)."""
+        text_file = path.suffix.lower() not in (".jsonl", ".json", ".csv", ".tsv")
+        unit = "line" if text_file else "row"
+
+        def where(rows: list[int]) -> str:
+            shown = ", ".join(str(i + 1) for i in rows[:20]) + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
+            return f"{unit}{'s' if len(rows) > 1 else ''} {shown}"
+
+        blank = [i for i, b in enumerate(encoded["blank"]) if b]
+        columns = [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else [])
+        if len(blank) == len(encoded):
+            raise DataError(f"data.predict_file {str(path)!r} has no text in column(s) {columns} of any {unit}")
+        if blank:
+            warn(
+                "data.predict_file %r: %s blank (column(s) %s); they get no prediction (null values and a note)",
+                str(path), f"{where(blank)} {'are' if len(blank) > 1 else 'is'}", columns,
+            )  # fmt: skip
+        cut = [i for i, (n, k) in enumerate(zip(encoded["words"], encoded["words_read"])) if k < n]
+        if cut:
+            warn(
+                "data.predict_file %r: %s longer than the %d sub-word tokens the model reads (%s); predictions come "
+                "from the words before the cut, the words after it get null tags, and the output says so in 'truncated'",
+                str(path), f"{where(cut)} {'are' if len(cut) > 1 else 'is'}", limit, limited_by,
+            )  # fmt: skip
 
     # -- loaders -----------------------------------------------------------------------
     def train_dataloader(self) -> MultiTaskTrainLoader:

@@ -175,18 +175,29 @@ def encode_split(
 class InputEncoder:
     """Encodes raw inputs for prediction so that every head can read the same batch:
     words split on whitespace (so tagging heads get ``word_starts``), and the second text
-    of a pair in segment 1 when given."""
+    of a pair in segment 1 when given.
 
-    def __init__(self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int) -> None:
+    Inputs are read whole unless ``max_length`` (sub-word tokens, special tokens included)
+    is given. Besides the encoding, every row gets ``words`` (the first text's word count),
+    ``words_read`` (those inside the encoding; fewer when cut at ``max_length``) and
+    ``blank`` (1 when a text is empty or missing: nothing to predict from).
+    """
+
+    def __init__(self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int | None) -> None:
         self.text, self.text_pair = text, text_pair
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
-        self.tokenizer.enable_truncation(max_length)
+        if max_length:
+            self.tokenizer.enable_truncation(max_length)
+        else:
+            self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
-        firsts = [str(t).split() for t in rows[self.text]]
+        firsts = [_words(t) for t in rows[self.text]]
+        blank = [not words for words in firsts]
         if self.text_pair is not None:
-            seconds = [str(t).split() for t in rows[self.text_pair]]
+            seconds = [_words(t) for t in rows[self.text_pair]]
+            blank = [b or not words for b, words in zip(blank, seconds)]
             encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
         else:
             encodings = self.tokenizer.encode_batch(firsts, is_pretokenized=True)
@@ -197,7 +208,15 @@ class InputEncoder:
             "word_bytes": [word_bytes(_first_segment(e), words) for e, words in zip(encodings, firsts)],
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
+            "words": [len(words) for words in firsts],
+            "words_read": [len({w for w in _first_segment(e) if w is not None}) for e in encodings],
+            "blank": [int(b) for b in blank],
         }
+
+
+def _words(text: Any) -> list[str]:
+    """An input text split on whitespace; a missing value (``None``) has no words."""
+    return [] if text is None else str(text).split()
 
 
 def _first_segment(encoding: Any) -> list[int | None]:

@@ -126,6 +126,15 @@ def cache_key(spec: TokenizerSpec, corpus_ids: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def tokenizer_digest(tokenizer: Tokenizer) -> str:
+    """The SHA-256 of the tokenizer's JSON with sorted keys: equal exactly when vocabulary,
+    merges, normalizer, pre-tokenizer and templates are (however the file is formatted).
+    Training is not reproducible (ties between equally frequent sub-words break either
+    way), so this, not the training data, identifies the tokenizer a model was trained with."""
+    canonical = json.dumps(json.loads(tokenizer.to_str()), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def save_atomically(tokenizer: Tokenizer, path: Path) -> None:
     """Write ``tokenizer.json`` so that a crash never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,9 @@ class Encoder(nn.Module):
     """
 
     out_dim: int
+    #: the longest input it reads, in tokens; ``None``: any length (``mtl predict`` reads
+    #: whole inputs up to this).
+    max_length: int | None = None
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> EncoderOutput:
         """Encode a padded batch.

@@ -177,6 +177,7 @@ class TransformerEncoder(Encoder):
             raise ValueError(f"TransformerEncoder: num_layers={num_layers} must be at least 1")
         self.out_dim = dim
         self.pooling = pooling
+        self.max_length = max_positions if positions == "learned" else None  # sinusoidal: any length
         self.embeddings = TransformerEmbeddings(vocab_size, dim, positions, max_positions, dropout, padding_idx)
         self.blocks = nn.ModuleList(
             TransformerBlock(dim, num_heads, ff_dim, dropout, activation, norm_position) for _ in range(num_layers)

@@ -1,0 +1,176 @@
+"""``mtl validate|test|predict --ckpt_path``: the model reads text with the tokenizer it was
+trained with and names its outputs with the labels it was trained with, whatever the
+config says now.
+
+A checkpoint of ``mtl fit`` holds the label lists (``hyper_parameters.task_labels``) and
+what identifies the tokenizer (the data module's state: its SHA-256 and JSON, see
+:meth:`mtl.data.MultiTaskDataModule.state_dict`); the run directory holds that tokenizer as
+``tokenizer.json``. Before anything is built, the config is brought in line with them: the
+label lists become the checkpoint's (a reordered list is put back in the trained order,
+with one line saying so; other labels or other tasks are refused) and ``data.tokenizer.path``
+becomes the run's ``tokenizer.json`` once its digest matches (a missing or different one is
+refused). Otherwise a changed ``labels:`` list or a retrained tokenizer (training is not
+reproducible, and another training file gives another vocabulary) would give wrong
+predictions and metrics without any sign.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from jsonargparse import Namespace
+from lightning.pytorch.utilities import rank_zero_only
+
+from mtl.data.datamodule import MultiTaskDataModule
+from mtl.data.errors import DataError
+from mtl.data.task import SELF_SUPERVISED
+from mtl.data.tokenizer import TokenizerSpec, load_tokenizer, tokenizer_digest
+
+log = logging.getLogger(__name__)
+note = rank_zero_only(log.warning)
+
+#: Where Lightning keeps the data module's state in a checkpoint.
+DATA_STATE_KEY = MultiTaskDataModule.__qualname__
+
+
+def follow_checkpoint(config: Any, command: str) -> None:
+    """Set the config's label lists and tokenizer to those of the checkpoint at
+    ``config.ckpt_path`` (when it is a file written by ``mtl fit``).
+
+    Raises:
+        DataError: the config declares other tasks or other labels than the checkpoint was
+            trained on, or the tokenizer it was trained with is not found.
+    """
+    path = config.get("ckpt_path")
+    if not path or not Path(str(path)).is_file():
+        return  # none, or Lightning's "last"/"best": Lightning resolves and reports those
+    checkpoint = Path(str(path))
+    state = _read(checkpoint)
+    hparams = state.get("hyper_parameters") if isinstance(state, dict) else None
+    if not isinstance(hparams, dict) or not isinstance(hparams.get("task_labels"), dict):
+        return  # not one of ours: loading it will fail with Lightning's own message
+    _follow_labels(config, command, checkpoint, hparams["task_labels"])
+    data_state = state.get(DATA_STATE_KEY) or {}
+    _follow_tokenizer(config, command, checkpoint, data_state.get("tokenizer"), hparams.get("vocab_size"))
+
+
+def run_dir(checkpoint: Path) -> Path:
+    """The run directory of ``<run>/checkpoints/<file>.ckpt`` (else the file's folder)."""
+    return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+
+
+def _read(checkpoint: Path) -> dict[str, Any]:
+    for mmap in (True, False):  # mmap: the weights stay on disk (needs the zip format torch.save writes)
+        try:
+            return torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=mmap)
+        except Exception:  # noqa: BLE001, S112 - not a checkpoint we can read: Lightning's load reports it
+            continue
+    return {}
+
+
+def _follow_labels(config: Any, command: str, checkpoint: Path, trained: dict[str, list[str]]) -> None:
+    tasks = config.get("data.tasks") or []
+    names = [_get(task, "name") for task in tasks]
+    if sorted(names) != sorted(trained):
+        raise DataError(
+            f"checkpoint {str(checkpoint)!r} was trained on tasks {list(trained)}, but the config declares {names}; "
+            f"{command} with the tasks it was trained on (its run's config: {str(run_dir(checkpoint) / 'config.yaml')!r})"
+        )
+    for task in tasks:
+        name = _get(task, "name")
+        if _get(task, "type") in SELF_SUPERVISED:
+            continue  # labels: the vocabulary, i.e. the tokenizer (checked below)
+        theirs = [str(label) for label in trained[name]]
+        ours = _get(task, "labels")
+        ours = None if ours is None else [str(label) for label in ours]
+        if ours != theirs and ours is not None and sorted(ours) != sorted(theirs):
+            raise DataError(
+                f"task {name!r}: the config lists labels {ours}, but checkpoint {str(checkpoint)!r} was trained with "
+                f"{theirs}; its outputs mean those labels, so {command} with exactly those (any order) or without "
+                "`labels:` for the task"
+            )
+        if ours is not None and ours != theirs:
+            note(
+                "task %r: labels in the checkpoint's order %s, not the config's %s (the order the model was trained with)",
+                name, theirs, ours,
+            )  # fmt: skip
+        _set(task, "labels", theirs)
+
+
+def _follow_tokenizer(
+    config: Any, command: str, checkpoint: Path, recorded: dict[str, Any] | None, vocab_size: int | None
+) -> None:
+    spec = config.get("data.tokenizer")
+    if spec is None:
+        spec = Namespace(**asdict(TokenizerSpec()))
+        config["data.tokenizer"] = spec
+    configured = Path(str(spec.get("path"))) if spec.get("path") else None
+    saved = run_dir(checkpoint) / "tokenizer.json"
+    candidates = [saved] + ([configured] if configured is not None and not _same_file(configured, saved) else [])
+    if recorded and recorded.get("sha256"):
+        chosen = _matching(candidates, recorded["sha256"], checkpoint, saved)
+    else:
+        chosen = _unrecorded(candidates, vocab_size, checkpoint, saved)
+    if configured is None or not _same_file(configured, chosen):
+        note("%s: reading text with %s, the tokenizer checkpoint %s was trained with", command, chosen, checkpoint)
+    spec["path"] = str(chosen)
+
+
+def _matching(candidates: list[Path], digest: str, checkpoint: Path, saved: Path) -> Path:
+    """The first candidate whose content is the recorded tokenizer."""
+    looked = []
+    for path in candidates:
+        if not path.is_file():
+            looked.append(f"{str(path)!r} does not exist")
+            continue
+        try:
+            found = tokenizer_digest(load_tokenizer(path))
+        except Exception as error:  # noqa: BLE001 - not a tokenizer: say so below
+            looked.append(f"{str(path)!r} cannot be read as a tokenizer ({type(error).__name__})")
+            continue
+        if found == digest:
+            return path
+        looked.append(f"{str(path)!r} is another tokenizer (sha256 {found[:12]})")
+    raise DataError(
+        f"checkpoint {str(checkpoint)!r} was trained with the tokenizer of sha256 {digest[:12]}, which fit copied to "
+        f"{str(saved)!r}; but {'; '.join(looked)}. Another tokenizer gives other token ids and silently wrong "
+        "predictions, and a retrained one differs; restore that tokenizer.json, or set data.tokenizer.path to a copy of it"
+    )
+
+
+def _unrecorded(candidates: list[Path], vocab_size: int | None, checkpoint: Path, saved: Path) -> Path:
+    """A checkpoint that does not record its tokenizer (written before mtl did): the run's
+    ``tokenizer.json`` or the configured one, when its vocabulary size fits."""
+    for path in candidates:
+        if path.is_file():
+            size = load_tokenizer(path).get_vocab_size()
+            if vocab_size is not None and size != int(vocab_size):
+                raise DataError(
+                    f"checkpoint {str(checkpoint)!r} was trained with a vocabulary of {vocab_size} tokens, but the "
+                    f"tokenizer {str(path)!r} has {size}; set data.tokenizer.path to the tokenizer.json it was trained with"
+                )
+            note("checkpoint %s does not record its tokenizer; taking %s (its vocabulary size fits)", checkpoint, path)
+            return path
+    raise DataError(
+        f"checkpoint {str(checkpoint)!r} does not record its tokenizer and {str(saved)!r} does not exist; set "
+        "data.tokenizer.path to the tokenizer.json it was trained with (a retrained tokenizer differs)"
+    )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _get(task: Any, key: str) -> Any:
+    return task.get(key) if hasattr(task, "get") else getattr(task, key)
+
+
+def _set(task: Any, key: str, value: Any) -> None:
+    if isinstance(task, (dict, Namespace)):
+        task[key] = value
+    else:
+        setattr(task, key, value)
