@@ -9,9 +9,8 @@ what identifies the tokenizer (the data module's state: its SHA-256 and JSON, se
 label lists become the checkpoint's (a reordered list is put back in the trained order,
 with one line saying so; other labels or other tasks are refused) and ``data.tokenizer.path``
 becomes the run's ``tokenizer.json`` once its digest matches (a missing or different one is
-refused). Otherwise a changed ``labels:`` list or a retrained tokenizer (training is not
-reproducible, and another training file gives another vocabulary) would give wrong
-predictions and metrics without any sign.
+refused). Otherwise a changed ``labels:`` list or a retrained tokenizer (another training
+file, another vocabulary) would give wrong predictions and metrics without any sign.
 """
 
 from __future__ import annotations

@@ -129,8 +129,8 @@ def cache_key(spec: TokenizerSpec, corpus_ids: list[str]) -> str:
 def tokenizer_digest(tokenizer: Tokenizer) -> str:
     """The SHA-256 of the tokenizer's JSON with sorted keys: equal exactly when vocabulary,
     merges, normalizer, pre-tokenizer and templates are (however the file is formatted).
-    Training is not reproducible (ties between equally frequent sub-words break either
-    way), so this, not the training data, identifies the tokenizer a model was trained with."""
+    This, not the training data (which may have changed since, or be gone), identifies the
+    tokenizer a model was trained with."""
     canonical = json.dumps(json.loads(tokenizer.to_str()), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
