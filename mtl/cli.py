@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -13,7 +14,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
+from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
+from mtl.callbacks.checkpoint import RUN_KEY
+from mtl.checkpoint_check import CheckpointError, check_weights, read_checkpoint
 from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
@@ -21,13 +24,23 @@ from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
 from mtl.transfer.cli_config import use_source_tokenizer
+from mtl.transfer.errors import TransferError
 
 AUTO_NAME = "auto"
 
+RUN_CSV = "mtl.tracking.RunCSVLogger"
 DEFAULT_LOGGERS: list[dict[str, Any]] = [
-    {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
+    {"class_path": RUN_CSV, "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
     {"class_path": "mtl.tracking.WandbTracker", "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
 ]
+# Lightning's CSV logger deletes an existing metrics.csv; a resumed run uses ours instead.
+LIGHTNING_CSV = ("lightning.pytorch.loggers.CSVLogger", "lightning.pytorch.loggers.csv_logs.CSVLogger")
+WANDB_LOGGERS = (
+    "mtl.tracking.WandbTracker",
+    "lightning.pytorch.loggers.WandbLogger",
+    "lightning.pytorch.loggers.wandb.WandbLogger",
+)
+VERSION_DIR = re.compile(r"^version_(\d+)$")
 
 
 class MultiTaskCLI(LightningCLI):
@@ -35,7 +48,7 @@ class MultiTaskCLI(LightningCLI):
     and run names taken from the config file's name."""
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/average",
@@ -79,22 +92,79 @@ class MultiTaskCLI(LightningCLI):
             config["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super()._instantiate_trainer(config, callbacks)
 
+    def _parse_ckpt_path(self) -> None:
+        # Lightning reads --ckpt_path here first (for the hyper-parameters it holds): refuse
+        # an unreadable file in one line before that, and resolve `fit --ckpt_path last`.
+        self._checkpoint: dict[str, Any] | None = None
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else None
+        path = config.get("ckpt_path") if config is not None else None
+        if path == "last" and subcommand == "fit":
+            found = _newest_last_checkpoint(_csv_logger(config), _full_run_name(config))
+            path = config.ckpt_path = str(found) if found is not None else path  # none yet: Lightning starts afresh
+        if path not in (None, "last", "best", "hpc") and "://" not in str(path):
+            self._checkpoint = read_checkpoint(path)
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
-        name = config.get("run_name") or _run_name(config)
+        name = _full_run_name(config)
         if config.get("tasks"):
             select_tasks(config, list(config.tasks))
-            if not config.get("run_name"):
-                name = f"{name}/{'+'.join(config.tasks)}"
         use_source_tokenizer(config)
         if self.subcommand in ("validate", "test", "predict"):
             follow_checkpoint(config, f"mtl {self.subcommand}")  # the checkpoint's labels and tokenizer
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
             config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
-        for logger in config.trainer.logger or []:
+        for logger in _loggers(config):
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
+        if self.subcommand == "fit" and self._checkpoint is not None:
+            self._continue_run(config, Path(config.ckpt_path), self._checkpoint)
+
+    def _continue_run(self, config: Any, path: Path, checkpoint: dict[str, Any]) -> None:
+        """A checkpoint in ``<root>/version_N/checkpoints/`` of this run's CSV logger root
+        resumes that run: CSV version N with its metrics.csv continued (``resume``), the same
+        checkpoints folder, and the W&B run of the checkpoint's id. A checkpoint from
+        elsewhere starts a new run directory from its state."""
+        logger = _csv_logger(config)
+        run_dir = path.resolve().parent.parent
+        version = VERSION_DIR.match(run_dir.name)
+        if logger is None or path.resolve().parent.name != "checkpoints" or version is None:
+            return
+        init_args = logger.init_args
+        if init_args.get("version") is not None or run_dir.parent != _logger_root(logger).resolve():
+            return
+        if logger.class_path in LIGHTNING_CSV:
+            logger.class_path = RUN_CSV
+        init_args["version"] = int(version.group(1))
+        init_args["resume"] = True
+        wandb_id = (checkpoint.get(RUN_KEY) or {}).get("wandb_id")
+        for other in _loggers(config):
+            if wandb_id and hasattr(other, "get") and other.get("class_path") in WANDB_LOGGERS and not other.init_args.get("id"):
+                other.init_args["id"] = wandb_id
+
+    def _check_checkpoint_weights(self) -> None:
+        """Refuse a checkpoint of another model configuration before the run starts (no
+        run directory, no W&B run), naming the parameters and config keys that differ."""
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if checkpoint is None:
+            return
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_weights(checkpoint, self.model, config.ckpt_path, config=config.as_dict(), strict=self.model.strict_loading)
+
+    def before_fit(self) -> None:
+        self._check_checkpoint_weights()
+
+    def before_validate(self) -> None:
+        self._check_checkpoint_weights()
+
+    def before_test(self) -> None:
+        self._check_checkpoint_weights()
+
+    def before_predict(self) -> None:
+        self._check_checkpoint_weights()
 
     def after_fit(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -103,6 +173,47 @@ class MultiTaskCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         best = callback.best_model_path if callback is not None else ""
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def _loggers(config: Any) -> list[Any]:
+    loggers = config.trainer.logger
+    if loggers is None or isinstance(loggers, bool):
+        return []
+    return list(loggers) if isinstance(loggers, list) else [loggers]
+
+
+def _csv_logger(config: Any) -> Any | None:
+    """The first logger, when it is a CSV logger: it names the run directory (and the
+    checkpoints folder under it)."""
+    loggers = _loggers(config)
+    first = loggers[0] if loggers else None
+    if first is None or not hasattr(first, "get") or first.get("class_path") not in (RUN_CSV, *LIGHTNING_CSV):
+        return None
+    return first
+
+
+def _logger_root(logger: Any) -> Path:
+    return Path(str(logger.init_args.get("save_dir") or ".")) / str(logger.init_args.get("name") or "")
+
+
+def _newest_last_checkpoint(logger: Any | None, name: str) -> Path | None:
+    """``--ckpt_path last``: the newest ``<root>/version_*/checkpoints/last.ckpt`` of the run."""
+    if logger is None:
+        return None
+    root = _logger_root(logger)
+    if logger.init_args.get("name") == AUTO_NAME:
+        root = root.parent / name
+    found = [p for p in root.glob("version_*/checkpoints/last.ckpt") if VERSION_DIR.match(p.parent.parent.name)]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _full_run_name(config: Any) -> str:
+    """The run's folder under the loggers' save_dir: ``--run_name``, or the config file's
+    name with the ``--tasks`` appended."""
+    name = config.get("run_name") or _run_name(config)
+    if config.get("tasks") and not config.get("run_name"):
+        name = f"{name}/{'+'.join(config.tasks)}"
+    return name
 
 
 def _run_name(config: Any) -> str:
@@ -131,12 +242,15 @@ def main(args: list[str] | None = None) -> None:
     errors = class_path_errors(sys.argv[1:] if args is None else args)
     if errors:
         sys.exit("error: " + "\n       ".join(errors))
-    MultiTaskCLI(
-        MultiTaskModule,
-        MultiTaskDataModule,
-        save_config_kwargs={"overwrite": True},
-        args=args,
-    )
+    try:
+        MultiTaskCLI(
+            MultiTaskModule,
+            MultiTaskDataModule,
+            save_config_kwargs={"overwrite": True},
+            args=args,
+        )
+    except (CheckpointError, TransferError) as error:  # their messages name the file and what to do
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":

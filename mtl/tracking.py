@@ -1,12 +1,19 @@
-"""Experiment tracking with Weights & Biases that never waits on the network."""
+"""Experiment tracking that never waits on the network (Weights & Biases offline unless an
+account is configured), and a CSV log that a resumed run continues."""
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
 import netrc
 import os
 from pathlib import Path
+from typing import Any
 
-from lightning.pytorch.loggers import WandbLogger
+from lightning.fabric.loggers.logger import rank_zero_experiment
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 
 
 def wandb_credentials_present() -> bool:
@@ -33,6 +40,8 @@ class WandbTracker(WandbLogger):
         group: W&B group, e.g. an experiment with several seeds.
         tags: W&B tags.
         log_model: upload checkpoints as W&B artifacts (online only).
+        id: the W&B run id; an existing run's id continues that run (``mtl fit --ckpt_path``
+            sets it from the checkpoint when the run resumes in its own directory).
     """
 
     def __init__(
@@ -44,6 +53,7 @@ class WandbTracker(WandbLogger):
         group: str | None = None,
         tags: list[str] | None = None,
         log_model: bool = False,
+        id: str | None = None,
     ) -> None:
         if offline is None:
             offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_credentials_present()
@@ -56,4 +66,113 @@ class WandbTracker(WandbLogger):
             group=group,
             tags=tags,
             log_model=log_model and not offline,
+            id=id,
         )
+
+
+class RunCSVLogger(CSVLogger):
+    """Lightning's ``CSVLogger`` (``<save_dir>/<name>/version_N/metrics.csv``), with rows
+    written to disk as they are logged (``flush_logs_every_n_steps=1``), so that a killed
+    run loses none of the rows logged before its last checkpoint, and with ``resume``,
+    which continues an existing ``metrics.csv`` instead of deleting it.
+
+    Args:
+        resume: keep this version's ``metrics.csv``: the rows from the step the new run
+            logs first onwards (those the killed run logged after the checkpoint it resumes
+            from, and a half-written last line) are dropped and the new rows appended,
+            so the file reads as one uninterrupted run. ``mtl fit --ckpt_path
+            runs/x/version_N/checkpoints/last.ckpt`` sets it, with ``version`` N.
+        others: as for Lightning's ``CSVLogger``.
+    """
+
+    def __init__(
+        self,
+        save_dir: str = "runs",
+        name: str | None = "lightning_logs",
+        version: int | str | None = None,
+        prefix: str = "",
+        flush_logs_every_n_steps: int = 1,
+        resume: bool = False,
+    ) -> None:
+        super().__init__(save_dir, name, version, prefix, flush_logs_every_n_steps)
+        self._resume = resume
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is not None:
+            return self._experiment
+        self._fs.makedirs(self.root_dir, exist_ok=True)
+        self._experiment = _RunWriter(self.log_dir, self._resume)
+        return self._experiment
+
+
+class _RunWriter(ExperimentWriter):
+    """Lightning's writer of ``metrics.csv``, which a resumed run continues, and whose
+    header rewrites (a new column) replace the file atomically."""
+
+    def __init__(self, log_dir: str, resume: bool) -> None:
+        self._resume = resume
+        self._trim = False
+        super().__init__(log_dir)
+
+    def _check_log_dir_exists(self) -> None:
+        if not self._resume:
+            return super()._check_log_dir_exists()  # a new run: Lightning removes an old metrics.csv
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                self.metrics_keys = [key for key in next(csv.reader(file), []) if key]
+            self._trim = True
+
+    def save(self) -> None:
+        if self._trim and self.metrics:
+            self._trim = False
+            self._keep_rows_before(min(int(row["step"]) for row in self.metrics))
+        super().save()
+
+    def _keep_rows_before(self, step: int) -> None:
+        """Keep the complete rows the earlier run logged before ``step``, the first step
+        this run logs (it logs every later one again)."""
+        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+            text = file.read()
+        text = text[: text.rfind("\n") + 1]  # a last line the kill cut short has no line end
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        kept = [row for row in rows if _complete(row) and _step(row) is not None and _step(row) < step]
+        if self.metrics_keys:
+            self._write(self.metrics_keys, kept)
+        else:  # not even a header survived
+            self._fs.rm_file(self.metrics_file_path)
+
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+            self._write(fieldnames, list(csv.DictReader(file)))
+
+    def _write(self, fieldnames: list[str], rows: list[dict[str, Any]]) -> None:
+        if "://" in self.metrics_file_path:  # remote: no atomic rename
+            with self._fs.open(self.metrics_file_path, "w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+            return
+        temporary = f"{self.metrics_file_path}.{os.getpid()}.tmp"
+        try:
+            with open(temporary, "w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=fieldnames)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(temporary, self.metrics_file_path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+
+
+def _complete(row: dict[str, Any]) -> bool:
+    """A row with as many cells as the header (not a line cut short by a kill)."""
+    return None not in row and None not in row.values()
+
+
+def _step(row: dict[str, Any]) -> int | None:
+    try:
+        return int(float(row["step"]))
+    except (KeyError, TypeError, ValueError):
+        return None

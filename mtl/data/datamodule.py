@@ -115,6 +115,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
+        self._train_loader: MultiTaskTrainLoader | None = None
+        self._train_position: dict[str, int] | None = None  # restored, for the next training loader
 
     # -- what the model needs to be built: linked into the module by the CLI ----------
     @property
@@ -223,6 +225,9 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
+        if stage in (None, "fit"):
+            # a new fit (set up before its checkpoint is read): its loader is built and restored anew
+            self._train_loader, self._train_position = None, None
         roles = {"fit": ["train", "validation"], "validate": ["validation"], "test": ["test"], "predict": []}
         for name in self.tasks:
             for role in roles.get(stage or "fit", ["train", "validation", "test"]):
@@ -320,7 +325,32 @@ class MultiTaskDataModule(L.LightningDataModule):
             bucket_batches=self.bucket_batches,
             groups=self.input_groups(),
         )
-        return MultiTaskTrainLoader(train, plan, self.num_workers)
+        loader = MultiTaskTrainLoader(train, plan, self.num_workers)
+        if self._train_position is not None:  # restored from a checkpoint before the loader existed
+            loader.load_state_dict(self._train_position)
+            self._train_position = None
+        self._train_loader = loader
+        return loader
+
+    # -- resuming mid-epoch ---------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The training loader's position (epoch, steps served), saved in every checkpoint.
+
+        Lightning restores a resumable loader only when it builds the loader after the
+        checkpoint is read; ``trainer.estimated_stepping_batches`` (asked for by
+        ``configure_optimizers`` when training runs ``max_epochs``) builds it before, and
+        the restored run would start the epoch over. The datamodule is restored before
+        either, so its copy of the position reaches the loader whenever that is built."""
+        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        position = state_dict.get("train_loader")
+        if position is None:
+            return
+        if self._train_loader is not None:  # built already (a strategy that restores after setup)
+            self._train_loader.load_state_dict(position)
+        else:
+            self._train_position = dict(position)
 
     def input_groups(self) -> dict[str, str]:
         """Task name to the name of the first task with the same encoder inputs (same

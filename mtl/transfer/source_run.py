@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ import torch
 import yaml
 from torch import Tensor
 
+from mtl.checkpoint_check import other_checkpoints, why_unreadable
 from mtl.transfer.errors import TransferError
 
 EXPECTED = (
@@ -68,10 +67,12 @@ def load_source_run(path: str | Path) -> SourceRun:
         raise TransferError(f"source checkpoint {str(path)!r} does not exist; set model.transfer.checkpoint to {EXPECTED}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError, ValueError, TypeError, AttributeError) as error:
+    except MemoryError:
+        raise
+    except Exception as error:  # noqa: BLE001 (a truncated file raises OSError, RuntimeError, EOFError ...)
         raise TransferError(
-            f"source checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint of tensors and plain values "
-            f"(torch.load with weights_only=True: {type(error).__name__}); expected {EXPECTED}"
+            f"source checkpoint {str(path)!r} cannot be read as a PyTorch checkpoint of tensors and plain values: it "
+            f"{why_unreadable(path, error)}. {other_checkpoints(path, 'model.transfer.checkpoint')} Expected {EXPECTED}"
         ) from None
     if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict):
         raise TransferError(
