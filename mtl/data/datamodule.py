@@ -149,20 +149,30 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     # -- what a checkpoint records about the data (Lightning saves and restores this) ----
     def state_dict(self) -> dict[str, Any]:
-        """The tokenizer the model reads text with (its digest and its JSON) and the label
-        lists of the labelled tasks, saved in every checkpoint: evaluating or resuming from
-        the checkpoint checks them (:meth:`load_state_dict`; ``mtl validate/test/predict``
-        take them from the checkpoint beforehand, see :mod:`mtl.trained_run`)."""
-        if self.tokenizer is None:
-            return {}
-        return {
-            "tokenizer": {
+        """Saved in every checkpoint:
+
+        - the tokenizer the model reads text with (its digest and its JSON) and the label
+          lists of the labelled tasks: evaluating or resuming from the checkpoint checks
+          them (:meth:`load_state_dict`; ``mtl validate/test/predict`` take them from the
+          checkpoint beforehand, see :mod:`mtl.trained_run`);
+        - the training loader's position (epoch, steps served). Lightning restores a
+          resumable loader only when it builds the loader after the checkpoint is read;
+          ``trainer.estimated_stepping_batches`` (asked for by ``configure_optimizers``
+          when training runs ``max_epochs``) builds it before, and the restored run would
+          start the epoch over. The datamodule is restored before either, so its copy of
+          the position reaches the loader whenever that is built.
+        """
+        state: dict[str, Any] = {}
+        if self.tokenizer is not None:
+            state["tokenizer"] = {
                 "sha256": tokenizer_digest(self.tokenizer),
                 "vocab_size": self.tokenizer.get_vocab_size(),
                 "json": self.tokenizer.to_str(),
-            },
-            "task_labels": {name: list(self.labels[name]) for name, task in self.tasks.items() if not task.self_supervised},
-        }
+            }
+            state["task_labels"] = {n: list(self.labels[n]) for n, task in self.tasks.items() if not task.self_supervised}
+        if self._train_loader is not None:
+            state["train_loader"] = self._train_loader.state_dict()
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Refuses a checkpoint trained with another tokenizer or other label lists than
@@ -190,6 +200,13 @@ class MultiTaskDataModule(L.LightningDataModule):
                     f"{list(ours)}; the model's outputs mean the checkpoint's labels, so list exactly those, in that "
                     "order, as the task's `labels:`"
                 )
+        position = state.get("train_loader")
+        if position is None:
+            return
+        if self._train_loader is not None:  # built already (a strategy that restores after setup)
+            self._train_loader.load_state_dict(position)
+        else:
+            self._train_position = dict(position)
 
     def _infer_labels(self, task: Task) -> list[str]:
         splits = self.raw[task.name]
@@ -333,25 +350,6 @@ class MultiTaskDataModule(L.LightningDataModule):
         return loader
 
     # -- resuming mid-epoch ---------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """The training loader's position (epoch, steps served), saved in every checkpoint.
-
-        Lightning restores a resumable loader only when it builds the loader after the
-        checkpoint is read; ``trainer.estimated_stepping_batches`` (asked for by
-        ``configure_optimizers`` when training runs ``max_epochs``) builds it before, and
-        the restored run would start the epoch over. The datamodule is restored before
-        either, so its copy of the position reaches the loader whenever that is built."""
-        return {"train_loader": self._train_loader.state_dict()} if self._train_loader is not None else {}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        position = state_dict.get("train_loader")
-        if position is None:
-            return
-        if self._train_loader is not None:  # built already (a strategy that restores after setup)
-            self._train_loader.load_state_dict(position)
-        else:
-            self._train_position = dict(position)
-
     def input_groups(self) -> dict[str, str]:
         """Task name to the name of the first task with the same encoder inputs (same
         source, text columns, length limit and training rows)."""
