@@ -15,7 +15,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
 from mtl.checkpoint_io import AtomicCheckpointIO
-from mtl.config_check import class_path_errors
+from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, head_task_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
@@ -32,6 +32,13 @@ DEFAULT_LOGGERS: list[dict[str, Any]] = [
 class MultiTaskCLI(LightningCLI):
     """LightningCLI with the data's vocabulary size and label lists linked into the model,
     and run names taken from the config file's name."""
+
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
+        # A parse error shows one usage line, not every option (`mtl fit --help` lists them).
+        for name in self.subcommands() if add_subcommands else ():
+            usage = f"mtl {name} -c CONFIG.yaml [--section.key VALUE ...]"
+            subparser_kwargs.setdefault(name, {}).setdefault("usage", usage)
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
@@ -86,6 +93,9 @@ class MultiTaskCLI(LightningCLI):
             if not config.get("run_name"):
                 name = f"{name}/{'+'.join(config.tasks)}"
         use_source_tokenizer(config)
+        errors = head_task_errors(config)  # before a run directory or a W&B run exists
+        if errors:
+            raise ConfigError("\n       ".join(errors))
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
             config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
         for logger in config.trainer.logger or []:
@@ -114,6 +124,7 @@ def _run_name(config: Any) -> str:
     return path.stem
 
 
+@errors_shown_plainly  # ConfigError, DataError, TransferError: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = sys.argv[1:] if args is None else args
@@ -125,9 +136,9 @@ def main(args: list[str] | None = None) -> None:
         from mtl.report.command import main as report
 
         return report(command[1:])
-    errors = class_path_errors(sys.argv[1:] if args is None else args)
+    errors = config_errors(command)
     if errors:
-        sys.exit("error: " + "\n       ".join(errors))
+        raise ConfigError("\n       ".join(errors))
     MultiTaskCLI(
         MultiTaskModule,
         MultiTaskDataModule,

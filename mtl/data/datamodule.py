@@ -21,7 +21,15 @@ from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.shard_sampler import ShardSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
-from mtl.data.tokenizer import TokenizerSpec, cache_dir, cache_key, load_tokenizer, save_atomically, train_tokenizer
+from mtl.data.tokenizer import (
+    TokenizerSpec,
+    cache_dir,
+    cache_key,
+    load_cached_tokenizer,
+    load_tokenizer,
+    save_atomically,
+    train_tokenizer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +155,10 @@ class MultiTaskDataModule(L.LightningDataModule):
             return load_tokenizer(spec.path)
         corpus_ids = [f"{n}:{self.raw[n]['train']._fingerprint}" for n in self.tasks]
         path = Path(spec.path) if spec.path else cache_dir() / "tokenizers" / f"{cache_key(spec, corpus_ids)}.json"
-        if path.is_file():
+        cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
+        if cached is not None:
             self.tokenizer_path = path
-            return load_tokenizer(path)
+            return cached
         log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks))
         tokenizer = train_tokenizer(self._training_text(), spec)
         save_atomically(tokenizer, path)
