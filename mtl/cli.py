@@ -16,15 +16,14 @@ from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
 from mtl.callbacks.checkpoint import RUN_KEY
-from mtl.checkpoint_check import CheckpointError, check_weights, read_checkpoint
+from mtl.checkpoint_check import check_weights, read_checkpoint
 from mtl.checkpoint_io import AtomicCheckpointIO
-from mtl.config_check import class_path_errors
+from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, head_task_errors
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
 from mtl.transfer.cli_config import use_source_tokenizer
-from mtl.transfer.errors import TransferError
 
 AUTO_NAME = "auto"
 
@@ -46,6 +45,13 @@ VERSION_DIR = re.compile(r"^version_(\d+)$")
 class MultiTaskCLI(LightningCLI):
     """LightningCLI with the data's vocabulary size and label lists linked into the model,
     and run names taken from the config file's name."""
+
+    def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
+        # A parse error shows one usage line, not every option (`mtl fit --help` lists them).
+        for name in self.subcommands() if add_subcommands else ():
+            usage = f"mtl {name} -c CONFIG.yaml [--section.key VALUE ...]"
+            subparser_kwargs.setdefault(name, {}).setdefault("usage", usage)
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
@@ -112,6 +118,9 @@ class MultiTaskCLI(LightningCLI):
         if config.get("tasks"):
             select_tasks(config, list(config.tasks))
         use_source_tokenizer(config)
+        errors = head_task_errors(config)  # before a run directory or a W&B run exists
+        if errors:
+            raise ConfigError("\n       ".join(errors))
         if self.subcommand in ("validate", "test", "predict"):
             follow_checkpoint(config, f"mtl {self.subcommand}")  # the checkpoint's labels and tokenizer
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
@@ -228,6 +237,7 @@ def _run_name(config: Any) -> str:
     return path.stem
 
 
+@errors_shown_plainly  # the project's own errors: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     command = sys.argv[1:] if args is None else args
@@ -239,18 +249,15 @@ def main(args: list[str] | None = None) -> None:
         from mtl.report.command import main as report
 
         return report(command[1:])
-    errors = class_path_errors(sys.argv[1:] if args is None else args)
+    errors = config_errors(command)
     if errors:
-        sys.exit("error: " + "\n       ".join(errors))
-    try:
-        MultiTaskCLI(
-            MultiTaskModule,
-            MultiTaskDataModule,
-            save_config_kwargs={"overwrite": True},
-            args=args,
-        )
-    except (CheckpointError, TransferError) as error:  # their messages name the file and what to do
-        sys.exit(f"error: {error}")
+        raise ConfigError("\n       ".join(errors))
+    MultiTaskCLI(
+        MultiTaskModule,
+        MultiTaskDataModule,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
 
 
 if __name__ == "__main__":

@@ -134,8 +134,9 @@ def test_unknown_class_path_names_file_key_and_fix(tmp_path: Path, capsys: pytes
     bad.write_text("model:\n  heads:\n    tags: {class_path: mtl.heads.TagingHead}\n")
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "-c", str(ROOT / "experiments" / "demo.yaml"), "-c", str(bad)])
-    message = str(exit_info.value.code)
-    assert str(bad) in message
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err
+    assert message.startswith("error: ") and str(bad) in message
     assert "model.heads.tags.class_path = 'mtl.heads.TagingHead' cannot be imported" in message
     assert "did you mean mtl.heads.TaggingHead?" in message
 
@@ -153,7 +154,9 @@ def test_misspelt_key_in_a_config_file_is_refused(tmp_path: Path, capsys: pytest
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "-c", str(ROOT / "experiments" / "demo.yaml"), "-c", str(bad)])
     assert exit_info.value.code == 2
-    assert "learning_rate" in capsys.readouterr().err
+    message = capsys.readouterr().err
+    assert f"{bad}:2: model: unknown key 'learning_rate'" in message
+    assert "MultiTaskModule takes: " in message and "usage:" not in message
 
 
 def test_run_name_keeps_the_experiment_sub_folder() -> None:

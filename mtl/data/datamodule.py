@@ -26,6 +26,7 @@ from mtl.data.tokenizer import (
     TokenizerSpec,
     cache_dir,
     cache_key,
+    load_cached_tokenizer,
     load_tokenizer,
     save_atomically,
     tokenizer_digest,
@@ -223,9 +224,10 @@ class MultiTaskDataModule(L.LightningDataModule):
             return load_tokenizer(spec.path)
         corpus_ids = [f"{n}:{self.raw[n]['train']._fingerprint}" for n in self.tasks]
         path = Path(spec.path) if spec.path else cache_dir() / "tokenizers" / f"{cache_key(spec, corpus_ids)}.json"
-        if path.is_file():
+        cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
+        if cached is not None:
             self.tokenizer_path = path
-            return load_tokenizer(path)
+            return cached
         log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks))
         tokenizer = train_tokenizer(self._training_text(), spec)
         save_atomically(tokenizer, path)

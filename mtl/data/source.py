@@ -20,6 +20,7 @@ from datasets.exceptions import DatasetGenerationError
 
 from mtl.data.conllu import load_conllu
 from mtl.data.errors import DataError
+from mtl.data.file_check import find_problem
 from mtl.data.synthetic import load_synthetic
 from mtl.data.task import Task
 
@@ -51,8 +52,20 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
 
     Raises:
         DataError: a missing file, split or column, an empty split, a bad label value, or
-            any failure of the loader (kept as ``__cause__``).
+            any failure of the loader (kept as ``__cause__``); for a bad local file, the
+            file, the line and the fix (see :mod:`mtl.data.file_check`).
     """
+    try:
+        return _load_task_splits(task)
+    except UnicodeDecodeError as e:  # the json builder stores undecodable text; reading it fails
+        raise DataError(
+            _file_problem(task)
+            or f"task '{task.name}': {_describe(task)} holds text that is not valid {e.encoding} ({e.reason}); "
+            "give the data's encoding in `source:` (e.g. `encoding: latin-1`) or re-encode it as UTF-8"
+        ) from e
+
+
+def _load_task_splits(task: Task) -> datasets.DatasetDict:
     _check_declaration(task)
     _check_files_exist(task)
     loaded = _load(task)
@@ -67,7 +80,8 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
         origin = _describe(task, split)
         if len(ds) == 0:
             raise DataError(
-                f"task '{task.name}': split '{split}' (from {origin}) has no rows; check data_files / splits"
+                _file_problem(task, [split])
+                or f"task '{task.name}': split '{split}' (from {origin}) has no rows; check data_files / splits"
             )
         _check_columns(task, split, ds)
         if role == "train" and task.max_train_examples is not None:
@@ -208,9 +222,13 @@ def _load(task: Task) -> datasets.DatasetDict:
         if empty:
             split = empty.group(1)
             raise DataError(
-                f"task '{task.name}': split '{split}' (from {_describe(task, split)}) has no rows; "
+                _file_problem(task, [split])
+                or f"task '{task.name}': split '{split}' (from {_describe(task, split)}) has no rows; "
                 f"check data_files / splits"
             ) from e
+        problem = _file_problem(task)
+        if problem:
+            raise DataError(problem) from e
         cause = _root_cause(e)
         raise DataError(
             f"task '{task.name}': could not load {_describe(task)} with source {task.source!r}: "
@@ -223,6 +241,15 @@ def _load(task: Task) -> datasets.DatasetDict:
             f"remove `split` / `streaming` from `source:` and select splits with `splits:`"
         )
     return loaded
+
+
+def _file_problem(task: Task, splits: list[str] | None = None) -> str | None:
+    """What is wrong with one of the task's local files, named with the task (or None)."""
+    try:
+        problem = find_problem(task.source, _data_files(task), splits)
+    except OSError:
+        return None
+    return f"task '{task.name}': {problem}" if problem else None
 
 
 def _root_cause(error: BaseException) -> BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -12,6 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+
+from mtl.data.errors import DataError
+
+log = logging.getLogger(__name__)
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # PAD is id 0
@@ -100,23 +105,59 @@ def add_templates(tokenizer: Tokenizer) -> None:
     )
 
 
+class UnreadableTokenizer(DataError):
+    """A ``tokenizer.json`` that does not parse: truncated, damaged, or another format."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path, self.reason = path, reason
+        super().__init__(
+            f"tokenizer file {str(path)!r} cannot be read ({reason}); it is damaged or not a tokenizer.json: "
+            "point data.tokenizer.path at a valid one, or delete this file to train a new one in its place"
+        )
+
+
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load a ``tokenizer.json``; it must contain the special tokens this package uses."""
+    """Load a ``tokenizer.json``; it must contain the special tokens this package uses.
+
+    Raises:
+        FileNotFoundError: no such file.
+        UnreadableTokenizer: a file that does not parse as a tokenizer (truncated, not
+            JSON, another format), named with the parser's reason.
+        DataError: a tokenizer without this package's special tokens, or with ``[PAD]``
+            at another id than 0.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"tokenizer file {str(path)!r} does not exist; set tokenizer.path to a tokenizer.json")
-    tokenizer = Tokenizer.from_file(str(path))
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as error:  # the tokenizers library raises a bare Exception
+        raise UnreadableTokenizer(path, str(error)) from None
     missing = [t for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is None]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"tokenizer {str(path)!r} lacks the special tokens {missing}; "
             f"mtl needs {SPECIAL_TOKENS} (train one with mtl, or add them)"
         )
     if tokenizer.token_to_id(PAD) != 0:
-        raise ValueError(f"tokenizer {str(path)!r} has {PAD} at id {tokenizer.token_to_id(PAD)}; mtl pads with id 0")
+        raise DataError(f"tokenizer {str(path)!r} has {PAD} at id {tokenizer.token_to_id(PAD)}; mtl pads with id 0")
     if tokenizer.post_processor is None:
         add_templates(tokenizer)
     return tokenizer
+
+
+def load_cached_tokenizer(path: Path) -> Tokenizer | None:
+    """The tokenizer cached at ``path``; None when there is none, or when the file is
+    unreadable (damaged, or from another version): that is logged with the path, and the
+    caller trains a new one, which :func:`save_atomically` writes over it."""
+    if not path.is_file():
+        return None
+    try:
+        return load_tokenizer(path)
+    except (OSError, ValueError) as error:  # UnreadableTokenizer is a ValueError too
+        reason = error.reason if isinstance(error, UnreadableTokenizer) else str(error)
+        log.warning("cached tokenizer %s is unusable (%s); training a new one in its place", path, reason)
+        return None
 
 
 def cache_key(spec: TokenizerSpec, corpus_ids: list[str]) -> str:

@@ -80,7 +80,8 @@ def test_empty_split(files: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(DataError) as error:
         load_task_splits(task)
     assert str(error.value) == (
-        f"task 'sst2': split 'validation' (from {tmp_path / 'empty.tsv'}) has no rows; check data_files / splits"
+        f"task 'sst2': {tmp_path / 'empty.tsv'} (split 'validation'): the file has a header but no rows; "
+        "add rows or remove it from `source.data_files`"
     )
 
 
