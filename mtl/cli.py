@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional
 
@@ -23,6 +24,7 @@ from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
+from mtl.tracking import SameRunVersion
 from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
@@ -96,6 +98,10 @@ class MultiTaskCLI(LightningCLI):
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        # First of all callbacks, so that every process names rank 0's runs/<name>/version_N
+        # before any other looks for the run directory (torchrun, srun: see SameRunVersion).
+        configured = config.get("callbacks") or []
+        config["callbacks"] = [SameRunVersion(), *(configured if isinstance(configured, list) else [configured])]
         return super()._instantiate_trainer(config, callbacks)
 
     def _parse_ckpt_path(self) -> None:
@@ -240,6 +246,10 @@ def _run_name(config: Any) -> str:
 @errors_shown_plainly  # the project's own errors: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Validation and test metrics are reduced over the processes by torchmetrics (see
+    # mtl.evaluation) before they are logged: Lightning's advice to log them with
+    # sync_dist=True under DDP does not apply (the module does the same for training losses).
+    warnings.filterwarnings("ignore", message=r".*self\.log\('(val|test)/.*when logging on epoch level in distributed")
     command = sys.argv[1:] if args is None else args
     if command[:1] == ["advise"]:  # not a Lightning subcommand: see mtl/transfer/advise_command.py
         from mtl.transfer.advise_command import main as advise

@@ -3,9 +3,13 @@ processes once at its end."""
 
 from __future__ import annotations
 
+import warnings
+
+import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
+from mtl.balancers.distributed import sum_over_processes
 from mtl.heads.base import Batch, TaskHead
 
 STAGES = ("val", "test")
@@ -16,7 +20,7 @@ class TaskEvaluation(nn.Module):
 
     Everything is kept in metric objects and synchronised by torchmetrics in
     ``compute``, never per step: under DDP processes may evaluate different numbers of
-    batches (see :class:`mtl.data.shard_sampler.ShardSampler`).
+    batches, and none at all of a small task (see :class:`mtl.data.shard_sampler.ShardSampler`).
     """
 
     def __init__(self, heads: nn.ModuleDict) -> None:
@@ -35,13 +39,22 @@ class TaskEvaluation(nn.Module):
         """``{task: {metric: value, "loss": value}}`` for the tasks seen this epoch (in the
         heads' order), then reset for the next epoch."""
         results = {}
-        for task in self.metrics[stage]:
-            if task not in self._updated[stage]:
-                continue
-            values = dict(self.metrics[stage][task].compute())
-            values["loss"] = self.losses[stage][task].compute()
+        for task in self._seen_by_any_process(stage):
+            with warnings.catch_warnings():
+                if task not in self._updated[stage]:  # no rows here; the reduction brings the others'
+                    warnings.filterwarnings("ignore", message=r".*was called before the ``update`` method")
+                values = dict(self.metrics[stage][task].compute())
+                values["loss"] = self.losses[stage][task].compute()
             self.metrics[stage][task].reset()
             self.losses[stage][task].reset()
             results[task] = values
         self._updated[stage].clear()
         return results
+
+    def _seen_by_any_process(self, stage: str) -> list[str]:
+        """The tasks some process evaluated, the same list on every process: each then
+        takes part in every metric's reduction, those it had no rows of too."""
+        tasks = list(self.metrics[stage])
+        seen = torch.tensor([task in self._updated[stage] for task in tasks], dtype=torch.float32)
+        seen = sum_over_processes(seen.to(self.losses[stage][tasks[0]].weight.device))
+        return [task for task, count in zip(tasks, seen.tolist()) if count > 0]

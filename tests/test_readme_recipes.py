@@ -32,10 +32,10 @@ RECIPES: dict[str, list[str]] = {
     r"^mtl advise --source": ["transfer/test_advisor.py::test_mtl_advise_command_recommends_a_strategy"],
     r"^mtl report runs/a/version_0": ["test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"],
     r"^mtl report runs/glue/version_\*": ["report/test_report.py::test_mtl_report_command_with_globs_and_a_row_rule"],
-    r"^sbatch launch/slurm\.sbatch": ["tests/test_distributed.py runs this launch path with a script that builds the Trainer itself, not yet through the mtl command"],
-    r"^mtl fit -c .*--trainer\.strategy=ddp --trainer\.devices=2$": ["tests/test_distributed.py runs this launch path with a script that builds the Trainer itself, not yet through the mtl command"],
-    r"^torchrun --nproc-per-node=2": ["tests/test_distributed.py runs this launch path with a script that builds the Trainer itself, not yet through the mtl command"],
-    r"^torchrun --nnodes=2": ["tests/test_distributed.py runs this launch path with a script that builds the Trainer itself, not yet through the mtl command"],
+    r"^sbatch launch/slurm\.sbatch": ["test_distributed_command.py::test_srun_two_tasks"],
+    r"^mtl fit -c .*--trainer\.strategy=ddp --trainer\.devices=2$": ["test_distributed_command.py::test_lightning_launcher"],
+    r"^torchrun --nproc-per-node=2": ["test_distributed_command.py::test_torchrun_one_node"],
+    r"^torchrun --nnodes=2": ["test_distributed_command.py::test_torchrun_two_nodes_with_their_own_caches"],
 }
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
+
+from mtl.tracking import run_directory
 
 
 class BalancerPlots(L.Callback):
@@ -42,7 +42,7 @@ class BalancerPlots(L.Callback):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        directory = Path(trainer.log_dir or trainer.default_root_dir)
+        directory = run_directory(trainer)  # not trainer.log_dir: a collective, and only rank 0 is here
         directory.mkdir(parents=True, exist_ok=True)
         written = {}
 

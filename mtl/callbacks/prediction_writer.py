@@ -9,6 +9,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
+from mtl.tracking import run_directory, share_run_version
+
 
 class PredictionWriter(BasePredictionWriter):
     """Writes every task's decoded prediction for each input as one JSON line.
@@ -21,13 +23,17 @@ class PredictionWriter(BasePredictionWriter):
         super().__init__(write_interval="epoch")
         self.output = output
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        share_run_version(trainer)  # every process writes its file into rank 0's run directory
+
     def write_on_epoch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: list[Any], batch_indices: Any
     ) -> None:
         records = sorted((r for batch in predictions for r in batch), key=lambda r: r["index"])
         rows = getattr(trainer.datamodule, "predict_rows", None)
         text_column = getattr(trainer.datamodule, "predict_text", None)
-        path = Path(self.output) if self.output else Path(trainer.log_dir or trainer.default_root_dir) / "predictions.jsonl"
+        path = Path(self.output) if self.output else run_directory(trainer) / "predictions.jsonl"
         if trainer.world_size > 1:
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
+from mtl.tracking import run_directory
+
 
 def results_from_metrics(metrics: dict[str, Any], stage: str) -> dict[str, dict[str, float]]:
     """``{"val/sst2/accuracy": 0.8, ...}`` to ``{"sst2": {"accuracy": 0.8}, ...}``."""
@@ -36,7 +38,10 @@ def markdown_table(table: dict[str, dict[str, float]]) -> str:
 class ResultsTable(L.Callback):
     """At the end of fit (last validation), validate and test: print a per-task table
     and write ``results-<stage>.md`` and ``.json`` into the run directory. At the start
-    of fit, copy the tokenizer into the run directory so the run is self-contained."""
+    of fit, copy the tokenizer into the run directory so the run is self-contained.
+
+    Only rank 0 writes; nothing here communicates with the other processes (the run
+    directory is :func:`mtl.tracking.run_directory`, not the collective ``trainer.log_dir``)."""
 
     def __init__(self) -> None:
         self._started = time.perf_counter()
@@ -46,7 +51,7 @@ class ResultsTable(L.Callback):
         self._started = time.perf_counter()
         source = getattr(trainer.datamodule, "tokenizer_path", None)
         if source is not None:
-            target = Path(trainer.log_dir or trainer.default_root_dir) / "tokenizer.json"
+            target = run_directory(trainer) / "tokenizer.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             if Path(source).resolve() != target.resolve():
                 shutil.copyfile(source, target)
@@ -66,7 +71,7 @@ class ResultsTable(L.Callback):
         table = results_from_metrics(trainer.callback_metrics, stage)
         if not table:
             return
-        directory = Path(trainer.log_dir or trainer.default_root_dir)
+        directory = run_directory(trainer)
         directory.mkdir(parents=True, exist_ok=True)
         average = trainer.callback_metrics.get(f"{stage}/average")
         record = {

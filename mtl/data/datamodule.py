@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import datasets
 import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_only
+from filelock import FileLock
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 
@@ -118,6 +120,9 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
         self._train_loader: MultiTaskTrainLoader | None = None
         self._train_position: dict[str, int] | None = None  # restored, for the next training loader
+        # Under DDP a process may get no batch of a small task's evaluation split (see
+        # _eval_loaders); Lightning refuses such an empty loader unless told it is meant.
+        self.allow_zero_length_dataloader_with_multiple_devices = True
 
     # -- what the model needs to be built: linked into the module by the CLI ----------
     @property
@@ -224,15 +229,45 @@ class MultiTaskDataModule(L.LightningDataModule):
             return load_tokenizer(spec.path)
         corpus_ids = [f"{n}:{self.raw[n]['train']._fingerprint}" for n in self.tasks]
         path = Path(spec.path) if spec.path else cache_dir() / "tokenizers" / f"{cache_key(spec, corpus_ids)}.json"
-        cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
-        if cached is not None:
-            self.tokenizer_path = path
-            return cached
-        log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks))
-        tokenizer = train_tokenizer(self._training_text(), spec)
-        save_atomically(tokenizer, path)
+        # Processes started together (torchrun, srun) would each train the same one: the
+        # first trains and saves it, the others wait and load it.
+        with FileLock(_lock_file(path)):
+            cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
+            if cached is not None:
+                self.tokenizer_path = path
+                return cached
+            log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks))
+            tokenizer = train_tokenizer(self._training_text(), spec)
+            save_atomically(tokenizer, path)
         self.tokenizer_path = path
         return tokenizer
+
+    def _use_rank_zero_tokenizer(self) -> None:
+        """Under DDP every process encodes with rank 0's tokenizer. Machines with cache
+        folders of their own each train one: the same one from the same training text,
+        but another one from another copy of the data (or an older cache), and token ids
+        that meant different words on each process would silently mix in the averaged
+        gradients."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return
+        mine = self.tokenizer.to_str()
+        text = trainer.strategy.broadcast(mine if trainer.is_global_zero else None)
+        if text == mine:
+            return
+        tokenizer = Tokenizer.from_str(text)
+        if tokenizer.get_vocab_size() != self.tokenizer.get_vocab_size():
+            raise DataError(
+                f"process {trainer.global_rank} trained a tokenizer of {self.tokenizer.get_vocab_size()} tokens, rank 0 "
+                f"one of {tokenizer.get_vocab_size()} (each machine trained its own in {cache_dir()}); set "
+                "data.tokenizer.path to one tokenizer.json that every machine reads (e.g. rank 0's, or an earlier "
+                "run's), or point MTL_CACHE at a folder all machines share"
+            )
+        log.info("process %d: encoding with rank 0's tokenizer (its own, from %s, differs)", trainer.global_rank, self.tokenizer_path)
+        self.tokenizer = tokenizer
+        self.encoded = {}
+        vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+        self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
     def _training_text(self):
         for name, task in self.tasks.items():
@@ -244,6 +279,7 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
+        self._use_rank_zero_tokenizer()
         if stage in (None, "fit"):
             # a new fit (set up before its checkpoint is read): its loader is built and restored anew
             self._train_loader, self._train_position = None, None
@@ -364,16 +400,17 @@ class MultiTaskDataModule(L.LightningDataModule):
         return groups
 
     def val_dataloader(self) -> list[DataLoader]:
-        return [self._eval_loader(name, "validation") for name in self.tasks if "validation" in self.raw[name]]
+        return self._eval_loaders([name for name in self.tasks if "validation" in self.raw[name]], "validation")
 
     def test_dataloader(self) -> list[DataLoader]:
         missing = [name for name in self.tasks if "test" not in self.raw[name]]
         if missing:
             raise DataError(f"tasks {missing} declare no test split; add `test: <split name>` to their splits")
-        return [self._eval_loader(name, "test") for name in self.tasks]
+        return self._eval_loaders(list(self.tasks), "test")
 
     def predict_dataloader(self) -> DataLoader:
-        return self._eval_loader(PREDICT_TASK, "predict")
+        (loader,) = self._eval_loaders([PREDICT_TASK], "predict")
+        return loader
 
     def _split(self, name: str, role: str) -> datasets.Dataset:
         """The encoded split, encoded on first use."""
@@ -382,18 +419,52 @@ class MultiTaskDataModule(L.LightningDataModule):
             encoded[role] = encode_split(self.raw[name][role], self.tasks[name], self.tokenizer, self.labels[name], role)
         return encoded[role]
 
-    def _eval_loader(self, name: str, role: str) -> DataLoader:
-        split = self._split(name, role) if name != PREDICT_TASK else self.encoded[name][role]
+    def _eval_loaders(self, names: list[str], role: str) -> list[DataLoader]:
+        """One loader of length-sorted batches per task. Under DDP the batches of all the
+        tasks are dealt to the processes round-robin as one sequence (see
+        :class:`ShardSampler`), each batch to one process: every row is counted once, and
+        a process may get no batch of a small task (its loader is then empty) but always
+        some evaluation batch."""
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
-        # Small splits get smaller batches, so that every process has at least one.
-        size = max(1, min(self.eval_batch_size, -(-len(split) // world)))
-        dataset = _Batches(split, sorted_batches(split["length"], size), name)
-        return DataLoader(
-            dataset,
-            batch_size=None,
-            sampler=ShardSampler(dataset, world, rank) if world > 1 else None,
-            num_workers=self.num_workers,
-            generator=own_generator(self.seed),
+        splits = {name: self.encoded[name][role] if name == PREDICT_TASK else self._split(name, role) for name in names}
+        if world > 1 and role != "predict":
+            _check_every_process_evaluates(splits, role, world)
+        loaders, offset = [], 0
+        for name, split in splits.items():
+            # Small splits get smaller batches: a split of at least `world` rows has a batch for every process.
+            size = max(1, min(self.eval_batch_size, len(split) // world))
+            dataset = _Batches(split, sorted_batches(split["length"], size), name)
+            loaders.append(
+                DataLoader(
+                    dataset,
+                    batch_size=None,
+                    sampler=ShardSampler(dataset, world, rank, offset) if world > 1 else None,
+                    num_workers=self.num_workers,
+                    generator=own_generator(self.seed),
+                )
+            )
+            offset += len(dataset)
+        return loaders
+
+
+def _lock_file(path: Path) -> Path:
+    """A lock for writing ``path``, kept in the cache's ``locks`` folder (a lock file
+    must outlive its use: deleting it would let a third process lock a new one)."""
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return locks / f"{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}.lock"
+
+
+def _check_every_process_evaluates(splits: dict[str, datasets.Dataset], role: str, world: int) -> None:
+    """Every process must evaluate some batch: one without any skips the evaluation
+    loop, and with it the metrics' reduction that the others then wait in forever."""
+    rows = sum(len(split) for split in splits.values())
+    if rows < world:
+        sizes = ", ".join(f"{name}: {len(split)}" for name, split in splits.items())
+        raise DataError(
+            f"the {role} splits have {rows} rows in all ({sizes}) for {world} processes; every process needs at "
+            f"least one row to evaluate. Add {role} rows, or run on at most {rows} processes "
+            "(--trainer.devices, --trainer.num_nodes)"
         )
 
 
