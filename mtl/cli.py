@@ -17,6 +17,7 @@ from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
 from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import class_path_errors
 from mtl.data.datamodule import MultiTaskDataModule
+from mtl.divergence import NO_CHECKPOINT, FiniteModelCheckpoint, divergence, good_checkpoint
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
 from mtl.transfer.cli_config import use_source_tokenizer
@@ -34,7 +35,7 @@ class MultiTaskCLI(LightningCLI):
     and run names taken from the config file's name."""
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(FiniteModelCheckpoint, "checkpoint")  # a NaN val/average is never best
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/average",
@@ -93,6 +94,18 @@ class MultiTaskCLI(LightningCLI):
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
 
+    def fit(self, model: MultiTaskModule, **kwargs: Any) -> None:
+        """``trainer.fit``; a run that stops on NaN/inf losses, or ends with NaN/inf
+        losses or validation metrics, exits non-zero with one line saying what and what to try."""
+        try:
+            self.trainer.fit(model, **kwargs)
+        except FloatingPointError as error:
+            best = good_checkpoint(self.trainer)
+            _fail(self.trainer, f"{error} ({f'the best checkpoint, with finite validation: {best}' if best else NO_CHECKPOINT})")
+        problem = divergence(self.trainer, model.nonfinite_since)
+        if problem:
+            _fail(self.trainer, problem)
+
     def after_fit(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         if not config.get("test_after_fit") or self.trainer.interrupted:
@@ -100,6 +113,11 @@ class MultiTaskCLI(LightningCLI):
         callback = self.trainer.checkpoint_callback
         best = callback.best_model_path if callback is not None else ""
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def _fail(trainer: Any, message: str) -> None:
+    """Exit with status 1; the message once, from the first process."""
+    sys.exit(f"error: {message}" if trainer.is_global_zero else 1)
 
 
 def _run_name(config: Any) -> str:
