@@ -21,10 +21,11 @@ from mtl.checkpoint_check import check_weights, read_checkpoint
 from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, head_task_errors
 from mtl.data.datamodule import MultiTaskDataModule
+from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
 from mtl.module import MultiTaskModule
 from mtl.task_selection import select_tasks
+from mtl.run_directory import SameRunVersion
 from mtl.trained_run import follow_checkpoint
-from mtl.tracking import SameRunVersion
 from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
@@ -181,6 +182,18 @@ class MultiTaskCLI(LightningCLI):
     def before_predict(self) -> None:
         self._check_checkpoint_weights()
 
+    def fit(self, model: MultiTaskModule, **kwargs: Any) -> None:
+        """``trainer.fit``; a run that stops on NaN/inf losses, or ends with NaN/inf
+        losses or validation metrics, exits non-zero with one line saying what and what to try."""
+        try:
+            self.trainer.fit(model, **kwargs)
+        except FloatingPointError as error:
+            best = good_checkpoint(self.trainer)
+            _fail(self.trainer, f"{error} ({f'the best checkpoint, with finite validation: {best}' if best else NO_CHECKPOINT})")
+        problem = divergence(self.trainer, model.nonfinite_since)
+        if problem:
+            _fail(self.trainer, problem)
+
     def after_fit(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         if not config.get("test_after_fit") or self.trainer.interrupted:
@@ -229,6 +242,11 @@ def _full_run_name(config: Any) -> str:
     if config.get("tasks") and not config.get("run_name"):
         name = f"{name}/{'+'.join(config.tasks)}"
     return name
+
+
+def _fail(trainer: Any, message: str) -> None:
+    """Exit with status 1; the message once, from the first process."""
+    sys.exit(f"error: {message}" if trainer.is_global_zero else 1)
 
 
 def _run_name(config: Any) -> str:

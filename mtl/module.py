@@ -19,6 +19,7 @@ from mtl.balancers.accumulation import GradientAccumulator
 from mtl.balancers.base import Weighting
 from mtl.balancers.distributed import average_gradients, mean_over_processes
 from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.skipped_steps import BalancerState, back_off, nonfinite_tasks
 from mtl.balancers.sum import Sum
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
 from mtl.encoders.base import Encoder
@@ -65,8 +66,9 @@ class MultiTaskModule(L.LightningModule):
         warmup: warm-up length; a fraction of all training steps when below 1, else steps.
         schedule: decay after warm-up: ``constant``, ``linear`` or ``cosine``.
         min_lr_ratio: the learning rate at the end of decay, relative to ``lr``.
-        max_nonfinite_steps: consecutive steps with a NaN/inf loss that are skipped before
-            training stops with an error.
+        max_nonfinite_steps: consecutive steps with a NaN/inf loss (or NaN/inf task
+            gradients, other than an fp16 overflow the loss scaler recovers from) that are
+            skipped before training stops with an error.
         vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
         task_labels: every task's label names (filled in from the data by the CLI).
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
@@ -130,6 +132,8 @@ class MultiTaskModule(L.LightningModule):
         self.task_gradients = TaskGradients(shared) if self.encoders is None else None
         self.evaluation = TaskEvaluation(self.heads)
         self._nonfinite_streak = 0
+        self._nonfinite_since: int | None = None  # the step the current streak began
+        self._balancer_state = BalancerState(self.balancer)  # put back when its step is skipped
         self._drop_gradients = False
         self.last_cosines: dict[tuple[str, str], float] = {}
         self._warned_single_task = False
@@ -229,6 +233,8 @@ class MultiTaskModule(L.LightningModule):
         if not self.automatic_optimization:
             return self._gradient_balanced_step(batch, batch_idx)
         losses, encoded = self.task_losses(batch)
+        if batch_idx % self.trainer.accumulate_grad_batches == 0:  # an update's first micro-batch
+            self._balancer_state.save()
         total = self.balancer(losses)
         penalty = self._alignment_penalty(encoded)
         if penalty is not None:
@@ -241,6 +247,7 @@ class MultiTaskModule(L.LightningModule):
             # Lightning refuses a skipped (None) step under DDP, and every process must
             # run its backward for DDP's all-reduce; on_after_backward then drops the
             # gradients, so the optimiser leaves parameters and moments untouched.
+            self._balancer_state.restore()  # the weighting saw this step's losses
             self._skip_nonfinite(losses)
             self._drop_gradients = True
             return total
@@ -253,6 +260,12 @@ class MultiTaskModule(L.LightningModule):
             self._drop_gradients = False
             for parameter in self.parameters():
                 parameter.grad = None
+        elif self.automatic_optimization and self._balancer_state.kept and _loss_scaler(self) is not None:
+            # fp16: the scaler will skip this update for its inf/NaN gradients (and lower its
+            # scale); the weighting's state goes back to where it was before the update.
+            grads = [p.grad for p in self.parameters() if p.grad is not None]
+            if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
+                self._balancer_state.restore()
 
     def _gradient_balanced_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update.
@@ -293,7 +306,6 @@ class MultiTaskModule(L.LightningModule):
                 return None
             # the micro-batch is dropped; the ones before it still make their update
         else:
-            self._nonfinite_streak = 0
             penalty = self._alignment_penalty(encoded)
             if penalty is not None:  # its gradient first; the task gradients add to .grad
                 self.manual_backward(penalty / k, retain_graph=True)
@@ -302,7 +314,7 @@ class MultiTaskModule(L.LightningModule):
         # fp16 mixed precision: gradients come from scaled losses (no underflow) and stay
         # scaled for the scaler's unscale/inf-check in optimizer.step(); the balancer sees
         # the Gram matrix of the true gradients.
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None)
+        scaler = _loss_scaler(self)
         scaled = [scaler.scale(loss) / k for loss in losses] if scaler is not None else [loss / k for loss in losses]
         scale = float(scaler.get_scale()) if scaler is not None else 1.0
         # Gram matrix, weights and their combination in full precision (outside autocast)
@@ -312,6 +324,10 @@ class MultiTaskModule(L.LightningModule):
             elif finite:
                 pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
                 gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)
+            if finite and not bool(torch.isfinite(gram).all()):
+                return self._skip_nonfinite_gradients(tasks, gram, dict(zip(tasks, losses)), scaler)
+            if finite:
+                self._nonfinite_streak = 0
             if k > 1:
                 if finite:
                     self._accumulator.add(tasks, update, detached)
@@ -319,6 +335,8 @@ class MultiTaskModule(L.LightningModule):
                     return detached.sum()
                 tasks, update, detached = self._accumulator.take()
                 gram = update.gram()  # of the summed gradients
+                if not bool(torch.isfinite(gram).all()):  # the sum overflowed
+                    return self._skip_nonfinite_gradients(tasks, gram, dict(zip(tasks, detached)), scaler)
             gram = gram / scale**2  # the true gradients' (of the mean loss over the micro-batches)
             weights = self.balancer(gram.to(detached.device), detached.double())
             update.apply(weights)
@@ -332,6 +350,24 @@ class MultiTaskModule(L.LightningModule):
         total = (weights.to(detached.dtype) * detached).sum()
         self._log_step(batch, dict(zip(tasks, detached)), total)
         return total
+
+    def _skip_nonfinite_gradients(
+        self, tasks: list[str], gram: Tensor, losses: dict[str, Tensor], scaler: torch.amp.GradScaler | None
+    ) -> None:
+        """Finite losses, but NaN/inf task gradients (an fp16 overflow, or NaN inside the
+        network): the step is skipped before the balancer sees them, so its state stays as
+        if the step had never happened; no gradient reaches the optimiser (parameters and
+        moments unchanged) and the learning-rate schedule does not advance. Under fp16 the
+        scaler lowers its scale, as it does when it finds an overflow itself. With
+        accumulation, the micro-batches accumulated so far are dropped too (their head
+        gradients are already summed into ``.grad``)."""
+        self.optimizers().zero_grad(set_to_none=True)
+        self._accumulator.clear()
+        scale = float(scaler.get_scale()) if scaler is not None else None
+        if scaler is not None:
+            back_off(scaler)
+        self._skip_nonfinite(losses, nonfinite_tasks(tasks, gram), scale)
+        return None
 
     def _log_gradient_geometry(self, tasks: list[str], gram: Tensor) -> None:
         """Per-task gradient norms and pairwise cosine similarities (gradient conflict),
@@ -375,17 +411,39 @@ class MultiTaskModule(L.LightningModule):
         if isinstance(self.balancer, Weighting):
             self.balancer.epoch_end()
 
-    def _skip_nonfinite(self, losses: dict[str, Tensor]) -> None:
-        bad = [task for task, loss in losses.items() if not torch.isfinite(loss)]
+    def _skip_nonfinite(
+        self, losses: dict[str, Tensor], gradient_tasks: list[str] | None = None, loss_scale: float | None = None
+    ) -> None:
+        """Counts a skipped step: a NaN/inf loss, or (``gradient_tasks``) NaN/inf task
+        gradients found at fp16 loss scale ``loss_scale``; stops training after
+        ``max_nonfinite_steps`` of them in a row. An overflow at a loss scale above 1 is
+        routine for fp16 (the scaler has lowered its scale) and does not count."""
+        if gradient_tasks is not None and loss_scale is not None and loss_scale > 1:
+            log.info(
+                "step %d: fp16 overflow in the gradients of %s; step skipped, loss scale lowered", self.global_step, gradient_tasks
+            )
+            return None
+        if gradient_tasks is not None:
+            bad, what = gradient_tasks, "gradients"
+        else:
+            bad, what = [task for task, loss in losses.items() if not torch.isfinite(loss)] or list(losses), "loss"
         self._nonfinite_streak += 1
-        log.warning("step %d: non-finite loss from tasks %s; step skipped", self.global_step, bad or list(losses))
+        if self._nonfinite_streak == 1:
+            self._nonfinite_since = self.global_step
+        log.warning("step %d: non-finite %s from tasks %s; step skipped", self.global_step, what, bad)
         if self._nonfinite_streak >= self.hparams.max_nonfinite_steps:
             raise FloatingPointError(
-                f"the loss was NaN or infinite for {self._nonfinite_streak} steps in a row (last from tasks {bad}); "
-                "training stopped. Lower model.lr, add --trainer.gradient_clip_val, or check those tasks' labels; "
-                "resume from the last checkpoint with --ckpt_path last"
+                f"NaN or infinite {what} from tasks {bad} for {self._nonfinite_streak} steps in a row, since step "
+                f"{self._nonfinite_since}; training stopped. Lower model.lr, add --trainer.gradient_clip_val, or check "
+                f"those tasks' labels; resume with --ckpt_path set to a checkpoint saved before step {self._nonfinite_since}"
             )
         return None
+
+    @property
+    def nonfinite_since(self) -> int | None:
+        """The step from which every training step so far was skipped for a NaN/inf loss
+        or gradients; None when the last step was finite."""
+        return self._nonfinite_since if self._nonfinite_streak else None
 
     # -- evaluation ----------------------------------------------------------------------
     def validation_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
@@ -405,14 +463,18 @@ class MultiTaskModule(L.LightningModule):
         self._log_metrics("test")
 
     def _log_metrics(self, stage: str) -> None:
-        primary = []
+        """Every task's metrics, and ``<stage>/average``: the mean of the tasks' primary
+        metrics, NaN when any of them or any task's loss is NaN or infinite (a diverged
+        model has no score; the checkpoint callback never ranks it as best)."""
+        primary, finite = [], True
         for task, values in self.evaluation.compute(stage).items():
             for name, value in values.items():
                 self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
             primary.append(float(values[self.heads[task].primary_metric]))
+            finite = finite and bool(torch.isfinite(torch.as_tensor(values["loss"])))
         if primary:
             average = sum(primary) / len(primary)
-            self.log(f"{stage}/average", average if math.isfinite(average) else 0.0, prog_bar=True)
+            self.log(f"{stage}/average", average if finite else math.nan, prog_bar=True)
 
     # -- prediction ----------------------------------------------------------------------
     def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
@@ -494,6 +556,11 @@ def mark_blank_and_cut_inputs(records: list[dict[str, Any]], batch: TaskBatch, t
                 "the other words' tags are null"
             )
     return records
+
+
+def _loss_scaler(module: L.LightningModule) -> torch.amp.GradScaler | None:
+    """The fp16 loss scaler of the module's trainer, if any."""
+    return getattr(module.trainer.precision_plugin, "scaler", None)
 
 
 def _as_tuples(value: Any) -> Any:

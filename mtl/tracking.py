@@ -1,21 +1,36 @@
 """Experiment tracking that never waits on the network (Weights & Biases offline unless an
-account is configured), a CSV log that a resumed run continues, and the run's directory,
-the same one on every process."""
+account is configured and its server answers), and a CSV log that a resumed run continues."""
 
 from __future__ import annotations
 
 import contextlib
 import csv
 import io
+import logging
 import netrc
 import os
+import ssl
+import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.utilities import rank_zero_only
+
+log = logging.getLogger(__name__)
+
+#: how long the W&B server may take to answer before a run with credentials goes offline
+REACH_TIMEOUT_S = 3.0
+
+
+def wandb_base_url() -> str:
+    """The W&B server the ``wandb`` client talks to: ``WANDB_BASE_URL`` or the public one."""
+    return os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
 
 
 def wandb_credentials_present() -> bool:
@@ -23,16 +38,46 @@ def wandb_credentials_present() -> bool:
     if os.environ.get("WANDB_API_KEY"):
         return True
     try:
-        return netrc.netrc(Path.home() / ".netrc").authenticators("api.wandb.ai") is not None
+        host = urlparse(wandb_base_url()).hostname or "api.wandb.ai"
+        return netrc.netrc(Path.home() / ".netrc").authenticators(host) is not None
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         return False
 
 
+def wandb_unreachable(url: str | None = None, timeout: float = REACH_TIMEOUT_S) -> str | None:
+    """Why the W&B server at ``url`` cannot be reached, or None when it answers.
+
+    One HTTP request (through the proxy the environment names, as ``wandb`` uses), given
+    ``timeout`` seconds in all, name lookup included: compute nodes without a network
+    often fail only after long DNS or connection timeouts. Any HTTP answer, an error
+    status or a TLS failure included, means the server is reachable.
+    """
+    url = url or wandb_base_url()
+    outcome: list[str | None] = []
+
+    def ask() -> None:
+        try:
+            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
+            outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # an answer
+        except urllib.error.URLError as error:
+            outcome.append(None if isinstance(error.reason, ssl.SSLError) else str(error.reason))
+        except (OSError, ValueError) as error:
+            outcome.append(str(error) or type(error).__name__)
+
+    thread = threading.Thread(target=ask, name="wandb-reachable", daemon=True)  # a hung name lookup is left behind
+    thread.start()
+    thread.join(timeout)
+    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+
+
 class WandbTracker(WandbLogger):
-    """Lightning's ``WandbLogger``, offline unless credentials are configured.
+    """Lightning's ``WandbLogger``, offline unless credentials are configured and the
+    W&B server answers within a few seconds (else one warning line says so).
 
     Offline runs are written under ``save_dir/wandb`` and can be uploaded later with
-    ``wandb sync``. ``WANDB_MODE=disabled`` turns W&B off entirely.
+    ``wandb sync``. ``WANDB_MODE=disabled`` turns W&B off entirely (no files).
 
     Args:
         name: run name shown in W&B.
@@ -57,8 +102,12 @@ class WandbTracker(WandbLogger):
         log_model: bool = False,
         id: str | None = None,
     ) -> None:
-        if offline is None:
-            offline = os.environ.get("WANDB_MODE") == "offline" or not wandb_credentials_present()
+        mode = os.environ.get("WANDB_MODE")
+        disabled = mode == "disabled"
+        if disabled:  # not offline: Lightning's offline mode would set WANDB_MODE=dryrun and write a run
+            offline = False
+        elif offline is None:
+            offline = mode in ("offline", "dryrun") or not wandb_credentials_present() or _offline_for_network(save_dir)
         Path(save_dir).mkdir(parents=True, exist_ok=True)
         super().__init__(
             name=name,
@@ -67,8 +116,9 @@ class WandbTracker(WandbLogger):
             offline=offline,
             group=group,
             tags=tags,
-            log_model=log_model and not offline,
+            log_model=log_model and not offline and not disabled,
             id=id,
+            **({"mode": "disabled"} if disabled else {}),
         )
 
 
@@ -180,45 +230,15 @@ def _step(row: dict[str, Any]) -> int | None:
         return None
 
 
-def run_directory(trainer: Trainer) -> Path:
-    """The run's directory (``runs/<name>/version_N``), read on this process alone.
-
-    What ``trainer.log_dir`` gives, without its broadcast: ``trainer.log_dir`` is a
-    collective, and rank-zero-only code that calls it waits forever for the other
-    processes. On rank 0 this is rank 0's directory; on the others too once
-    :func:`share_run_version` ran (:class:`SameRunVersion`, which the ``mtl`` command
-    installs, runs it in ``setup``).
-    """
-    if trainer.loggers:
-        logger = trainer.loggers[0]
-        directory = logger.log_dir if isinstance(logger, (CSVLogger, TensorBoardLogger)) else logger.save_dir
-        if directory:
-            return Path(directory)
-    return Path(trainer.default_root_dir)
-
-
-def share_run_version(trainer: Trainer) -> None:
-    """Fix rank 0's ``version_N`` on every process's CSV and TensorBoard loggers (a
-    broadcast: every process must call it).
-
-    Such a logger picks ``version_N`` by listing ``runs/<name>/`` on each process.
-    Processes that start together (torchrun, SLURM's ``srun``) list it at different
-    moments, before or after rank 0 has made its ``version_N``, and would name different
-    directories.
-    """
-    loggers = [logger for logger in trainer.loggers if isinstance(logger, (CSVLogger, TensorBoardLogger))]
-    if trainer.world_size == 1 or not loggers:
-        return
-    mine = [logger.version for logger in loggers] if trainer.is_global_zero else None
-    versions = trainer.strategy.broadcast(mine)
-    for logger, version in zip(loggers, versions):
-        logger._version = version  # what the `version` property caches
-
-
-class SameRunVersion(Callback):
-    """Every process names rank 0's run directory (see :func:`share_run_version`), from
-    ``setup`` on, which every process runs; :func:`run_directory` then needs no
-    collective. The ``mtl`` command installs it first of all callbacks."""
-
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        share_run_version(trainer)
+def _offline_for_network(save_dir: str) -> bool:
+    """True, with one warning line, when credentials are configured but the server is unreachable."""
+    reason = wandb_unreachable()
+    if reason is None:
+        return False
+    if rank_zero_only.rank == 0:
+        log.warning(
+            "W&B: credentials found but %s is unreachable (%s); logging offline to %s/wandb instead. "
+            "Upload later with: wandb sync %s/wandb/offline-run-*",
+            wandb_base_url(), reason, save_dir, save_dir,
+        )  # fmt: skip
+    return True

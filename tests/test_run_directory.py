@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.loggers import CSVLogger
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
-from mtl.tracking import SameRunVersion, run_directory
+from mtl.run_directory import SameRunVersion, run_directory
 
 
 class NoCollectives:

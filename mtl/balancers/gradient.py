@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import torch
 from torch import Tensor, nn
 
 
@@ -18,7 +19,10 @@ class GradientBalancer(nn.Module):
     the solver runs on the Gram matrix's device in float64.
 
     Subclasses implement :meth:`forward`; stateful methods keep their state in buffers
-    so it is checkpointed.
+    so it is checkpointed. A Gram matrix or losses with NaN or infinite entries (an
+    overflowed task gradient under fp16) have no weights: every balancer refuses them
+    with a ``ValueError`` before its state is touched (the module skips such steps
+    before a balancer sees them, see ``MultiTaskModule``).
     """
 
     needs_task_gradients: ClassVar[bool] = True
@@ -30,6 +34,7 @@ class GradientBalancer(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.last_weights: dict[str, float] = {}
+        self.register_forward_pre_hook(_require_finite, with_kwargs=True)
 
     def forward(self, gram: Tensor, losses: Tensor) -> Tensor:
         """Args:
@@ -41,3 +46,18 @@ class GradientBalancer(nn.Module):
             ``sum_t w[t] * g_t``.
         """
         raise NotImplementedError
+
+
+def _require_finite(balancer: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Refuses a non-finite Gram matrix or losses, before ``forward`` can update any state."""
+    gram = args[0] if args else kwargs.get("gram")
+    losses = args[1] if len(args) > 1 else kwargs.get("losses")
+    for name, value in (("Gram matrix of the task gradients", gram), ("task losses", losses)):
+        if isinstance(value, Tensor) and not bool(torch.isfinite(value).all()):
+            entries = value.diagonal() if value.dim() == 2 else value  # a NaN row has a NaN diagonal entry
+            tasks = torch.nonzero(~torch.isfinite(entries)).flatten().tolist()
+            raise ValueError(
+                f"{type(balancer).__name__}: the {name} has NaN or infinite entries (tasks at positions {tasks}), "
+                "so no weights exist for this step. Skip the step, leaving the balancer's state as it is "
+                "(MultiTaskModule does), or lower the learning rate or fp16 loss scale"
+            )

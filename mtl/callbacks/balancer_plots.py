@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from mtl.tracking import run_directory
+from mtl.run_directory import run_directory
 
 
 class BalancerPlots(L.Callback):

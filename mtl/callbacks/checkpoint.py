@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import WandbLogger
 
@@ -20,7 +21,10 @@ class RunCheckpoint(ModelCheckpoint):
       validation, and at the last batch of an epoch. Lightning postpones the whole save
       until the next validation then; the top-k ``best-*`` checkpoint still waits for it;
     - the final state of training is always in ``last.ckpt`` (Lightning leaves the last
-      save of ``every_n_train_steps`` there, e.g. step 50 of 52).
+      save of ``every_n_train_steps`` there, e.g. step 50 of 52);
+    - a NaN or infinite monitored score (a diverged run) is never ranked among the best:
+      Lightning ranks NaN last but keeps it while nothing else is there, so
+      ``best_model_path`` would name a diverged model.
 
     Each checkpoint also records the W&B run id, so that ``mtl fit --ckpt_path`` continues
     that W&B run. The callback state keeps Lightning's key, so checkpoints of either class
@@ -34,6 +38,11 @@ class RunCheckpoint(ModelCheckpoint):
     @property
     def state_key(self) -> str:
         return super().state_key.replace(type(self).__qualname__, ModelCheckpoint.__qualname__, 1)
+
+    def check_monitor_top_k(self, trainer: L.Trainer, current: torch.Tensor | None = None) -> bool:
+        if current is not None and not bool(torch.isfinite(torch.as_tensor(current))):
+            return False
+        return super().check_monitor_top_k(trainer, current)
 
     def _save_last_checkpoint(self, trainer: L.Trainer, monitor_candidates: dict[str, Any]) -> None:
         super()._save_last_checkpoint(trainer, monitor_candidates)

@@ -9,7 +9,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 
-from mtl.tracking import run_directory, share_run_version
+from mtl.run_directory import run_directory, share_run_version
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -12,7 +12,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 
-from mtl.tracking import run_directory
+from mtl.run_directory import run_directory
 
 
 def results_from_metrics(metrics: dict[str, Any], stage: str) -> dict[str, dict[str, float]]:
@@ -26,13 +26,23 @@ def results_from_metrics(metrics: dict[str, Any], stage: str) -> dict[str, dict[
 
 
 def markdown_table(table: dict[str, dict[str, float]]) -> str:
-    """One row per task, one column per metric (loss last), values to 4 decimals."""
+    """One row per task, one column per metric (loss last), values to 4 decimals; a NaN
+    or infinite value shows as ``nan`` or ``inf``, a metric the task lacks as nothing."""
     metrics = sorted({m for row in table.values() for m in row}, key=lambda m: (m == "loss", m))
     lines = ["| task | " + " | ".join(metrics) + " |", "|---|" + "---|" * len(metrics)]
     for task, row in table.items():
-        cells = [f"{row[m]:.4f}" if m in row and math.isfinite(row[m]) else "" for m in metrics]
+        cells = [f"{row[m]:.4f}" if m in row and row[m] is not None else "" for m in metrics]
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _finite_or_none(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in nested dicts) replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 class ResultsTable(L.Callback):
@@ -41,7 +51,7 @@ class ResultsTable(L.Callback):
     of fit, copy the tokenizer into the run directory so the run is self-contained.
 
     Only rank 0 writes; nothing here communicates with the other processes (the run
-    directory is :func:`mtl.tracking.run_directory`, not the collective ``trainer.log_dir``)."""
+    directory is :func:`mtl.run_directory.run_directory`, not the collective ``trainer.log_dir``)."""
 
     def __init__(self) -> None:
         self._started = time.perf_counter()
@@ -84,6 +94,7 @@ class ResultsTable(L.Callback):
         }
         text = markdown_table(table)
         (directory / f"results-{name}.md").write_text(text + "\n")
-        (directory / f"results-{name}.json").write_text(json.dumps(record, indent=2) + "\n")
+        # strict JSON: a NaN or infinite value is written as null
+        (directory / f"results-{name}.json").write_text(json.dumps(_finite_or_none(record), indent=2, allow_nan=False) + "\n")
         when = f" after {trainer.global_step} steps" if name == "fit" else ""
         print(f"\n{stage} results{when} ({directory}):\n{text}\n", flush=True)

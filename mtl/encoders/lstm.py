@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
@@ -67,7 +69,7 @@ class LSTMEncoder(Encoder):
                 packed = PackedSequence(
                     self.dropout(packed.data), packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
                 )  # dropout on the (N_real, D) packed states
-            packed, (final, _) = lstm(packed)  # final: (directions, B, H), in input order
+            packed, (final, _) = run_lstm(lstm, packed)  # final: (directions, B, H), in input order
         hidden, _ = pad_packed_sequence(packed, batch_first=True, total_length=T)  # (B, T, D), zero at padding
         pooled = torch.cat(list(final), dim=-1)  # (B, D): forward final state [, backward final state]
         return EncoderOutput(hidden=hidden, pooled=pooled, mask=attention_mask)
@@ -75,6 +77,51 @@ class LSTMEncoder(Encoder):
     def layer_groups(self) -> list[nn.Module]:
         """``[embedding, lstm_layer_1, ..., lstm_layer_N]``."""
         return [self.embedding, *self.layers]
+
+
+def run_lstm(
+    lstm: nn.LSTM, inputs: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None
+) -> tuple[Tensor | PackedSequence, tuple[Tensor, Tensor]]:
+    """``lstm(inputs, hx)``, in the LSTM's own precision where CPU autocast would fail.
+
+    Under CPU autocast (``trainer.precision: bf16-mixed`` or ``16-mixed``) an LSTM runs
+    through oneDNN in the autocast dtype, which fails on CPUs without a kernel for it
+    (bfloat16 without AVX-512, float16 on most CPUs): "could not create a primitive
+    descriptor for the LSTM forward propagation primitive". There, and only there, the
+    layer runs outside autocast with its inputs cast to its parameters' dtype (float32;
+    an upcast, so exact): its result is that of float32 training.
+    """
+    if _autocast_lacks_lstm(inputs.data.device if isinstance(inputs, PackedSequence) else inputs.device):
+        dtype = lstm.weight_ih_l0.dtype
+        with torch.autocast("cpu", enabled=False):
+            return lstm(inputs.to(dtype), None if hx is None else tuple(h.to(dtype) for h in hx))
+    return lstm(inputs, hx)
+
+
+def _autocast_lacks_lstm(device: torch.device) -> bool:
+    """True under CPU autocast to a dtype that this CPU's LSTM kernels do not take."""
+    if device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return False
+    return not _cpu_lstm_runs_in(torch.get_autocast_dtype("cpu"))
+
+
+@functools.cache
+def _cpu_lstm_runs_in(dtype: torch.dtype) -> bool:
+    """Whether a CPU LSTM trains (forward and backward) under autocast to ``dtype``: tried
+    once per process on a 1-unit LSTM (zero weights, no random draws)."""
+    try:
+        with torch.inference_mode(False), torch.enable_grad():  # also when first called in validation
+            lstm = nn.utils.skip_init(nn.LSTM, 1, 1, batch_first=True)
+            with torch.no_grad():
+                for parameter in lstm.parameters():
+                    parameter.zero_()
+            x = torch.zeros(1, 2, 1, requires_grad=True)  # (B, T, E)
+            with torch.autocast("cpu", dtype=dtype):
+                out, _ = lstm(x)
+            out.float().sum().backward()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _lengths(attention_mask: Tensor) -> Tensor:

@@ -38,7 +38,9 @@ class MaskedBatchNorm(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """Normalise ``x`` ``(B, T, D)`` given ``mask`` ``(B, T)`` bool."""
         if self.training:
-            real = x[mask]  # (N, D), N = number of real tokens
+            # Statistics in the running buffers' precision (float32 under autocast, whose
+            # bfloat16/float16 activations would round them and cannot be lerped into them).
+            real = x[mask].to(self.running_mean.dtype)  # (N, D), N = number of real tokens
             n = real.shape[0]
             if n == 0:
                 raise ValueError("MaskedBatchNorm: the batch has no real tokens; every row of mask needs a True")

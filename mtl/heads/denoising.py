@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from mtl.encoders.lstm import run_lstm
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import Batch, TaskHead
 from mtl.heads.token_prediction import (
@@ -91,12 +92,17 @@ class DenoisingHead(TaskHead):
         if "labels" not in batch:
             return self.generate(encoded, batch["input_ids"].shape[1] + 2)
         previous = batch["labels"][:, :-1].clamp_min(0)  # (B, T'-1), -100 padding -> id 0
-        states, _ = self.rnn(self.dropout(self.embedding(previous)), self._initial(encoded))  # (B, T'-1, H)
+        states, _ = self._recur(self.dropout(self.embedding(previous)), self._initial(encoded))  # (B, T'-1, H)
         return self._logits(states, encoded, labelled(batch["labels"][:, 1:]))  # (N, V)
 
     def _initial(self, encoded: EncoderOutput) -> Tensor | tuple[Tensor, Tensor]:
         h0 = torch.tanh(self.init_state(encoded.pooled))[None]  # (1, B, H)
         return h0 if self.cell == "gru" else (h0, torch.zeros_like(h0))
+
+    def _recur(self, inputs: Tensor, state: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+        """The decoder cell over ``inputs`` ``(B, S, E)`` from ``state``; an LSTM through
+        :func:`~mtl.encoders.lstm.run_lstm`, which keeps CPU autocast from failing."""
+        return run_lstm(self.rnn, inputs, state) if self.cell == "lstm" else self.rnn(inputs, state)
 
     def _logits(self, states: Tensor, encoded: EncoderOutput, keep: Tensor | None = None) -> Tensor:
         """Logits ``(B, S, V)``, or ``(N, V)`` at the True positions of ``keep`` ``(B, S)``."""
@@ -117,7 +123,7 @@ class DenoisingHead(TaskHead):
         token = torch.full((B, 1), self.start_id, dtype=torch.long, device=encoded.pooled.device)  # (B, 1)
         state, steps = self._initial(encoded), []
         for _ in range(max_length - 1):
-            output, state = self.rnn(self.embedding(token), state)  # (B, 1, H)
+            output, state = self._recur(self.embedding(token), state)  # (B, 1, H)
             logits = self._logits(output, encoded)  # (B, 1, V)
             steps.append(logits)
             token = logits.argmax(dim=-1)  # (B, 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,9 @@ class RunRecord:
             name=name or run_name(directory),
             directory=directory,
             stage=data.get("stage", stage),
-            tasks=data["tasks"],
-            average=float(data.get("average", float("nan"))),
-            seconds=float(data.get("seconds", float("nan"))),
+            tasks={task: {m: _number(v) for m, v in values.items()} for task, values in data["tasks"].items()},
+            average=_number(data.get("average")),
+            seconds=_number(data.get("seconds")),
             global_step=int(data.get("global_step", 0)),
             seed=config.get("seed_everything"),
             config=config,
@@ -73,9 +74,11 @@ class RunRecord:
         if not path.is_file():
             raise ReportError(f"{self.directory}: no metrics.csv to find the best validation in; use --select last")
         with path.open(newline="") as handle:
-            rows = [r for r in csv.DictReader(handle) if r.get("val/average")]
+            logged = [r for r in csv.DictReader(handle) if r.get("val/average")]
+        rows = [r for r in logged if math.isfinite(float(r["val/average"]))]  # a diverged validation is no best
         if not rows:
-            raise ReportError(f"{path}: no validation was logged; use --select last")
+            what = "every validation has a NaN val/average (the run diverged)" if logged else "no validation was logged"
+            raise ReportError(f"{path}: {what}; use --select last")
         best = max(rows, key=lambda r: float(r["val/average"]))  # max keeps the first of equals
         tasks: dict[str, dict[str, float]] = {}
         for key, cell in best.items():
@@ -91,6 +94,11 @@ class RunRecord:
         configured = (head.get("init_args") or {}).get("metrics") or []
         present = [m for m in self.tasks.get(task, {}) if m != "loss"]
         return [m for m in configured if m in present] + [m for m in present if m not in configured]
+
+
+def _number(value: Any) -> float:
+    """A results value as a float: null (a NaN or infinite value, or none) is NaN."""
+    return math.nan if value is None else float(value)
 
 
 def run_name(directory: Path) -> str:

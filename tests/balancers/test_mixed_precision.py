@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import partial
 
 import lightning as L
-import pytest
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
 
