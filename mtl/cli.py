@@ -6,15 +6,16 @@ function."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, _get_short_description
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
@@ -27,8 +28,8 @@ from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
 from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
 from mtl.report.command import add_report_arguments, report
-from mtl.task_selection import select_tasks
 from mtl.run_directory import SameRunVersion
+from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
 from mtl.transfer.advise_command import USAGE as ADVISE_USAGE
 from mtl.transfer.advise_command import add_advise_arguments, advise, run_advise
@@ -59,7 +60,7 @@ class MultiTaskCLI(LightningCLI):
     #: Subcommands that are not Trainer methods (no model, data or trainer is built for them).
     COMMANDS = ("report", "advise")
     #: One line per Trainer subcommand for ``mtl --help`` (report and advise: their docstrings').
-    DESCRIPTIONS = {
+    DESCRIPTIONS: ClassVar[dict[str, str]] = {
         "fit": "Train a model on a config's tasks: runs/<name>/version_N with checkpoints, metrics and results.",
         "validate": "Evaluate a checkpoint on the validation split.",
         "test": "Evaluate a checkpoint on the test split.",
@@ -85,9 +86,9 @@ class MultiTaskCLI(LightningCLI):
             subparser = self._prepare_subcommand_parser(self.trainer_class, name, **{"description": description, **kwargs.get(name, {})})
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=description)
-        report_parser = self.parser_class(description=_get_short_description(report), usage=REPORT_USAGE)
+        report_parser = self.parser_class(description=_first_line(report), usage=REPORT_USAGE)
         add_report_arguments(report_parser)
-        advise_parser = self.init_parser(description=_get_short_description(advise), usage=ADVISE_USAGE)
+        advise_parser = self.init_parser(description=_first_line(advise), usage=ADVISE_USAGE)
         self._subcommand_method_arguments["advise"] = add_advise_arguments(advise_parser)
         self._add_arguments(advise_parser)
         for action in advise_parser._actions:  # the target's model section may be left out: advise reads its data
@@ -303,6 +304,11 @@ def _full_run_name(config: Any) -> str:
     if config.get("tasks") and not config.get("run_name"):
         name = f"{name}/{'+'.join(config.tasks)}"
     return name
+
+
+def _first_line(function: Any) -> str:
+    """The first line of ``function``'s docstring: its line in ``mtl --help``."""
+    return inspect.getdoc(function).splitlines()[0]
 
 
 def _fail(trainer: Any, message: str) -> None:

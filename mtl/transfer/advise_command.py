@@ -15,7 +15,7 @@ from mtl.encoders.base import Encoder
 from mtl.task_selection import select_tasks
 from mtl.transfer.advisor import Advice, Thresholds
 from mtl.transfer.errors import TransferError
-from mtl.transfer.measure import advise_for_datamodule, datamodule_from_config, built
+from mtl.transfer.measure import advise_for_datamodule, built, datamodule_from_config
 from mtl.transfer.source_run import SourceRun, load_source_run
 
 USAGE = "mtl advise --source runs/<name>/version_N/checkpoints/last.ckpt -c experiments/<target>.yaml [options]"
