@@ -1,18 +1,21 @@
-"""The ``mtl`` command: ``mtl fit|validate|test|predict -c experiments/<x>.yaml``, and
-``mtl advise`` (which transfer strategy suits a target, see :mod:`mtl.transfer`) and ``mtl report``
-(finished runs side by side, see :mod:`mtl.report`)."""
+"""The ``mtl`` command, one parser for every subcommand (``mtl --help`` lists them):
+``mtl fit|validate|test|predict -c experiments/<x>.yaml`` (Lightning's), ``mtl report``
+(finished runs side by side, see :mod:`mtl.report`) and ``mtl advise`` (which transfer
+strategy suits a target, see :mod:`mtl.transfer`), each built from a typed, documented
+function."""
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, ClassVar, Optional
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
@@ -23,9 +26,13 @@ from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, h
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
 from mtl.module import MultiTaskModule
-from mtl.task_selection import select_tasks
+from mtl.report.command import USAGE as REPORT_USAGE
+from mtl.report.command import add_report_arguments, report
 from mtl.run_directory import SameRunVersion
+from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
+from mtl.transfer.advise_command import USAGE as ADVISE_USAGE
+from mtl.transfer.advise_command import add_advise_arguments, advise, run_advise
 from mtl.transfer.cli_config import use_source_tokenizer
 
 AUTO_NAME = "auto"
@@ -47,14 +54,66 @@ VERSION_DIR = re.compile(r"^version_(\d+)$")
 
 class MultiTaskCLI(LightningCLI):
     """LightningCLI with the data's vocabulary size and label lists linked into the model,
-    and run names taken from the config file's name."""
+    run names taken from the config file's name, and two subcommands of its own besides the
+    Trainer's: ``report`` and ``advise`` (see :attr:`COMMANDS`), run in place of a trainer."""
+
+    #: Subcommands that are not Trainer methods (no model, data or trainer is built for them).
+    COMMANDS = ("report", "advise")
+    #: One line per Trainer subcommand for ``mtl --help`` (report and advise: their docstrings').
+    DESCRIPTIONS: ClassVar[dict[str, str]] = {
+        "fit": "Train a model on a config's tasks: runs/<name>/version_N with checkpoints, metrics and results.",
+        "validate": "Evaluate a checkpoint on the validation split.",
+        "test": "Evaluate a checkpoint on the test split.",
+        "predict": "Write a checkpoint's predictions for the test split or a file of texts.",
+    }
 
     def setup_parser(self, add_subcommands: bool, main_kwargs: dict[str, Any], subparser_kwargs: dict[str, Any]) -> None:
         # A parse error shows one usage line, not every option (`mtl fit --help` lists them).
         for name in self.subcommands() if add_subcommands else ():
             usage = f"mtl {name} -c CONFIG.yaml [--section.key VALUE ...]"
             subparser_kwargs.setdefault(name, {}).setdefault("usage", usage)
+        main_kwargs.setdefault("prog", "mtl")
+        main_kwargs.setdefault("description", "Multi-task training, evaluation, reports and transfer advice.")
         super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """The Trainer's subcommands (as LightningCLI adds them), then ``report`` and ``advise``:
+        ``advise`` reads the target config with the same arguments as ``fit``."""
+        self._subcommand_parsers: dict[str, LightningArgumentParser] = {}
+        subcommands = parser.add_subcommands()
+        for name in self.subcommands():
+            description = self.DESCRIPTIONS[name]
+            subparser = self._prepare_subcommand_parser(self.trainer_class, name, **{"description": description, **kwargs.get(name, {})})
+            self._subcommand_parsers[name] = subparser
+            subcommands.add_subcommand(name, subparser, help=description)
+        report_parser = self.parser_class(description=_first_line(report), usage=REPORT_USAGE)
+        add_report_arguments(report_parser)
+        advise_parser = self.init_parser(description=_first_line(advise), usage=ADVISE_USAGE)
+        self._subcommand_method_arguments["advise"] = add_advise_arguments(advise_parser)
+        self._add_arguments(advise_parser)
+        for action in advise_parser._actions:  # the target's model section may be left out: advise reads its data
+            if action.dest.startswith("model."):
+                action.required = False
+        for name, subparser in (("report", report_parser), ("advise", advise_parser)):
+            self._subcommand_parsers[name] = subparser
+            subcommands.add_subcommand(name, subparser, help=subparser.description)
+
+    def _set_seed(self) -> None:
+        if self.subcommand not in self.COMMANDS:
+            super()._set_seed()
+
+    def instantiate_classes(self) -> None:
+        if self.subcommand not in self.COMMANDS:  # report and advise build what they need themselves
+            super().instantiate_classes()
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        config = self.config[subcommand]
+        if subcommand == "report":
+            report(**config.clone().as_dict())
+        elif subcommand == "advise":
+            run_advise(config, self._subcommand_method_arguments["advise"])
+        else:
+            super()._run_subcommand(subcommand)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
@@ -69,11 +128,12 @@ class MultiTaskCLI(LightningCLI):
                 "data.seed": None,  # the run's seed_everything, see before_instantiate_classes
             }
         )
-        parser.add_argument(
-            "--tasks", type=Optional[list[str]], default=None,
-            help="train only these of the config's tasks (their heads too), e.g. a single-task baseline; "
-            "the run's name gets them appended: runs/<name>/<task>",
-        )  # fmt: skip
+        if "tasks" not in {action.dest for action in parser._actions}:  # advise has its own (--tasks a b)
+            parser.add_argument(
+                "--tasks", type=Optional[list[str]], default=None,
+                help="train only these of the config's tasks (their heads too), e.g. a single-task baseline; "
+                "the run's name gets them appended: runs/<name>/<task>",
+            )  # fmt: skip
         parser.add_argument(
             "--run_name", type=Optional[str], default=None,
             help="the run's folder under runs/ (default: the last config file's name)",
@@ -120,6 +180,8 @@ class MultiTaskCLI(LightningCLI):
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
+        if self.subcommand in self.COMMANDS:
+            return
         config = self.config[self.subcommand] if self.subcommand else self.config
         name = _full_run_name(config)
         if config.get("tasks"):
@@ -244,6 +306,11 @@ def _full_run_name(config: Any) -> str:
     return name
 
 
+def _first_line(function: Any) -> str:
+    """The first line of ``function``'s docstring: its line in ``mtl --help``."""
+    return inspect.getdoc(function).splitlines()[0]
+
+
 def _fail(trainer: Any, message: str) -> None:
     """Exit with status 1; the message once, from the first process."""
     sys.exit(f"error: {message}" if trainer.is_global_zero else 1)
@@ -269,14 +336,6 @@ def main(args: list[str] | None = None) -> None:
     # sync_dist=True under DDP does not apply (the module does the same for training losses).
     warnings.filterwarnings("ignore", message=r".*self\.log\('(val|test)/.*when logging on epoch level in distributed")
     command = sys.argv[1:] if args is None else args
-    if command[:1] == ["advise"]:  # not a Lightning subcommand: see mtl/transfer/advise_command.py
-        from mtl.transfer.advise_command import main as advise
-
-        return advise(command[1:])
-    if command[:1] == ["report"]:  # not a Lightning subcommand: see mtl/report/command.py
-        from mtl.report.command import main as report
-
-        return report(command[1:])
     errors = config_errors(command)
     if errors:
         raise ConfigError("\n       ".join(errors))

@@ -2,7 +2,8 @@
 
 :func:`config_errors` reads the ``-c/--config`` files of a command line itself and
 reports, with file and line: YAML syntax errors, ``class_path`` values that cannot be
-imported, and misspelt keys (with a "did you mean" and the valid keys).
+imported (a bare class name is accepted, as the argument parser accepts it, when it names
+a subclass of the type its key declares), and misspelt keys (with a "did you mean" and the valid keys).
 :func:`head_task_errors` checks the resolved config (after all files and overrides) for
 heads that do not fit their task's type. Both run before a run directory, a logger or a
 W&B run exists. :func:`fail` shows such an error as one ``error: ...`` line.
@@ -15,6 +16,7 @@ import difflib
 import functools
 import importlib
 import inspect
+import re
 import sys
 import types
 import typing
@@ -116,9 +118,9 @@ def _read(path: Path) -> tuple[yaml.Node | None, Any]:
 def _class_path_errors_in(value: Any) -> list[str]:
     errors = []
     for key, class_path in _walk(value, ""):
-        problem = _import_problem(class_path)
+        problem = _class_path_problem(key, class_path)
         if problem:
-            errors.append(f"{key} = {class_path!r} cannot be imported ({problem}){_suggestion(class_path)}")
+            errors.append(problem)
     return errors
 
 
@@ -129,10 +131,25 @@ def _command_line_class_path_errors(args: list[str]) -> list[str]:
             key, _, value = arg[2:].partition("=")
             if not value and i + 1 < len(args):
                 value = args[i + 1]
-            problem = _import_problem(value)
+            problem = _class_path_problem(key, value)
             if problem:
-                errors.append(f"{key} = {value!r} cannot be imported ({problem}){_suggestion(value)}")
+                errors.append(problem)
     return errors
+
+
+def _class_path_problem(key: str, value: str) -> str | None:
+    """What is wrong with ``key = value`` (a ``class_path``), or None. A name without a module
+    is what the argument parser accepts too: a subclass of the type ``key`` declares."""
+    if "." not in value:
+        declared = _declared_classes(key)
+        if any(_subclass_named(cls, value) is not None for cls in declared):
+            return None
+        names = sorted({c.__name__ for cls in declared for c in _subclasses(cls) if not inspect.isabstract(c)})
+        close = difflib.get_close_matches(value, names, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known: {names}" if names else ""
+        return f"{key} = {value!r} names no known class (give the full import path, e.g. mtl.heads.TaggingHead){hint}"
+    problem = _import_problem(value)
+    return f"{key} = {value!r} cannot be imported ({problem}){_suggestion(value)}" if problem else None
 
 
 def _walk(node: Any, prefix: str) -> Iterator[tuple[str, str]]:
@@ -150,8 +167,6 @@ def _walk(node: Any, prefix: str) -> Iterator[tuple[str, str]]:
 
 def _import_problem(value: str) -> str | None:
     module_name, _, attribute = value.rpartition(".")
-    if not module_name:
-        return "give the full import path, e.g. mtl.heads.TaggingHead"
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
@@ -161,9 +176,14 @@ def _import_problem(value: str) -> str | None:
     return None
 
 
-def _import(value: str) -> Any:
-    """The object a ``class_path`` names, or None when it does not import."""
-    if not isinstance(value, str) or _import_problem(value):
+def _import(value: str, declared: Any = None) -> Any:
+    """The object a ``class_path`` names (a bare name: the subclass of ``declared`` of
+    that name), or None when there is none."""
+    if not isinstance(value, str):
+        return None
+    if "." not in value:
+        return _subclass_named(declared, value) if inspect.isclass(declared) else None
+    if _import_problem(value):
         return None
     module_name, _, attribute = value.rpartition(".")
     return getattr(importlib.import_module(module_name), attribute)
@@ -180,6 +200,38 @@ def _suggestion(value: str) -> str:
     if close:
         return f"; did you mean {module_name}.{close[0]}?"
     return f"; {module_name} provides {sorted(names)}" if names else ""
+
+
+def _declared_classes(key: str) -> list[type]:
+    """The classes a ``class_path`` at ``key`` (``model.balancer.class_path``,
+    ``trainer.logger[0].class_path``, ``model.heads.sst2.class_path``) may name a subclass
+    of, read from the signatures of the config's sections; [] when it cannot be told."""
+    parts = [p for p in re.sub(r"\[\d+\]", "", key).split(".") if p not in ("class_path", "init_args")]
+    section = _sections().get(parts[0]) if parts else None
+    classes, rest = ([section] if section is not None else []), parts[1:]
+    while classes and rest:
+        options = [o for c in classes for o in _union_members((_parameters(c) or {}).get(rest[0]))]
+        keyed = len(rest) > 1 and any(typing.get_origin(o) in (dict, abc.Mapping) for o in options)
+        specs = [_inner_classes(o).get("value" if keyed else "self") or _inner_classes(o).get("item") for o in options]
+        classes = [spec[0] for spec in specs if spec and inspect.isclass(spec[0]) and spec[0] is not object]
+        rest = rest[2:] if keyed else rest[1:]  # a dict of classes: the part after it is a key
+    return classes
+
+
+def _subclasses(cls: type) -> list[type]:
+    """``cls`` and every (imported) subclass of it."""
+    found, todo = [], [cls]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.append(current)
+            todo += current.__subclasses__()
+    return found
+
+
+def _subclass_named(cls: type, name: str) -> type | None:
+    matches = [c for c in _subclasses(cls) if c.__name__ == name and not inspect.isabstract(c)]
+    return matches[0] if len(matches) == 1 else None
 
 
 # -- misspelt keys ----------------------------------------------------------------------
@@ -248,7 +300,7 @@ def _check_value(node: yaml.Node, cls: Any, supplied: int, place: _Place, errors
     pairs = _pairs(node)
     keys = {k.value: v for k, v in pairs}
     if "class_path" in keys:
-        chosen = _import(_scalar(keys["class_path"]))
+        chosen = _import(_scalar(keys["class_path"]), cls)
         if chosen is None:
             return  # the class path check reports it
         init = keys.get("init_args")

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mtl.config_check import config_errors
 from mtl.data.file_check import find_problem
@@ -98,6 +99,29 @@ def test_misspelt_head_argument_names_the_head_and_its_arguments(tmp_path: Path)
     error = fails(tmp_path, "-c", str(config), "-c", "typo.yaml", code=2)
     assert "typo.yaml:5: model.heads.sentiment.init_args: unknown key 'poolin'; did you mean 'pooling'?" in error
     assert "(ClassificationHead takes: activation, class_weights, dropout, hidden_dim, label_smoothing, metrics, pooling)" in error
+    assert_nothing_created(tmp_path)
+
+
+def test_short_class_names_of_known_subclasses_are_accepted_as_the_parser_accepts_them(tmp_path: Path) -> None:
+    short = tmp_path / "short.yaml"
+    short.write_text("model:\n  heads:\n    tags: {class_path: TaggingHead}\n", encoding="utf-8")
+    done = mtl(
+        "fit", "-c", str(TINY), "-c", str(short), "--model.balancer.class_path", "PCGrad", "--print_config",
+        cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = yaml.safe_load(done.stdout)
+    assert config["model"]["balancer"]["class_path"].endswith(".PCGrad")  # resolved to an import path
+    assert config["model"]["heads"]["tags"]["class_path"].endswith(".TaggingHead")
+    short.write_text("model:\n  heads:\n    tags: {class_path: TaggingHead, init_args: {dropot: 0.1}}\n", encoding="utf-8")
+    error = fails(tmp_path, "-c", str(TINY), "-c", str(short), code=2)
+    assert "short.yaml:3: model.heads.tags.init_args: unknown key 'dropot'; did you mean 'dropout'?" in error
+    assert_nothing_created(tmp_path)
+
+
+def test_an_unknown_short_class_name_gets_a_did_you_mean(tmp_path: Path) -> None:
+    error = fails(tmp_path, "-c", str(TINY), "--model.balancer.class_path", "PCGrd", code=2)
+    assert "model.balancer.class_path = 'PCGrd' names no known class" in error and "did you mean PCGrad?" in error
     assert_nothing_created(tmp_path)
 
 

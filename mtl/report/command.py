@@ -5,49 +5,74 @@
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Literal
+
+from jsonargparse import ArgumentParser
 
 from mtl.report.document import write_report
 from mtl.report.run_record import ReportError, RunRecord, gather_rows
 from mtl.report.yardstick import Yardstick
 
+USAGE = "mtl report RUN_DIR [RUN_DIR ...] --output REPORT.md [--title TITLE] [--row LABEL=PATTERN ...] [options]"
 
-def main(args: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="mtl report", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", help="run directories (runs/<name>/version_N)")
-    parser.add_argument("--output", required=True, help="the report's Markdown file; figures go to a folder beside it")
-    parser.add_argument("--title", default="Results")
-    parser.add_argument("--stage", default="fit", choices=["fit", "validate", "test"], help="whose results-<stage>.json to read")
-    parser.add_argument(
-        "--select", default="last", choices=["last", "best"],
-        help="fit stage: each run's final validation (last) or its best one by val/average, as early stopping on dev reads it",
-    )  # fmt: skip
-    parser.add_argument("--notes", default="", help="a paragraph under the title (budget, caveats)")
-    parser.add_argument(
-        "--row",
-        action="append",
-        default=[],
-        metavar="LABEL=PATTERN",
-        help="put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task runs); repeatable",
-    )
-    parser.add_argument(
-        "--yardstick",
-        metavar="FILE",
-        help="published numbers to set beside the rows (YAML, see mtl.report.yardstick)",
-    )
-    options = parser.parse_args(args)
+
+def report(
+    runs: list[str],
+    output: str,
+    title: str = "Results",
+    stage: Literal["fit", "validate", "test"] = "fit",
+    select: Literal["last", "best"] = "last",
+    notes: str = "",
+    row: list[str] | None = None,
+    yardstick: str | None = None,
+) -> None:
+    """Compare finished runs in one Markdown report with its figures.
+
+    Args:
+        runs: run directories (runs/<name>/version_N)
+        output: the report's Markdown file; figures go to a folder beside it
+        title: the report's title
+        stage: whose results-<stage>.json to read
+        select: fit stage: each run's final validation (last) or its best one by val/average,
+            as early stopping on dev reads it
+        notes: a paragraph under the title (budget, caveats)
+        row: put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task
+            runs), as LABEL=PATTERN; repeatable
+        yardstick: published numbers to set beside the rows (a YAML file, see mtl.report.yardstick)
+    """
+    rows = row or []
     try:
-        if options.select == "best" and options.stage != "fit":
-            raise ReportError(f"--select best reads the validations logged during fit, not --stage {options.stage}")
-        records = [RunRecord.load(directory, options.stage, select=options.select) for directory in options.runs]
-        gather_rows(records, options.row)
-        yardstick = Yardstick.load(options.yardstick) if options.yardstick else None
-        output = Path(options.output)
-        shown = [("..." if previous == "--notes" else arg) for previous, arg in zip([None, *args], args)]  # notes are printed below the title
-        write_report(records, output, options.title, "mtl report " + shlex.join(shown), options.notes, yardstick)
+        if select == "best" and stage != "fit":
+            raise ReportError(f"--select best reads the validations logged during fit, not --stage {stage}")
+        records = [RunRecord.load(directory, stage, select=select) for directory in runs]
+        gather_rows(records, rows)
+        published = Yardstick.load(yardstick) if yardstick else None
+        path = Path(output)
+        options = ["--output", output, "--title", title, "--stage", stage, "--select", select]
+        options += ["--notes", "..."] if notes else []  # notes are printed below the title
+        options += [a for r in rows for a in ("--row", r)] + (["--yardstick", yardstick] if yardstick else [])
+        write_report(records, path, title, "mtl report " + shlex.join([*runs, *options]), notes, published)
     except ReportError as error:
         sys.exit(f"error: {error}")
-    print(output.read_text())
+    print(path.read_text())
+
+
+def add_report_arguments(parser: ArgumentParser) -> None:
+    """``report``'s parameters as options, with the run directories positional (a shell
+    glob expands to them) and ``--row`` repeatable."""
+    parser.add_argument("runs", nargs="+", help="run directories (runs/<name>/version_N)")
+    parser.add_function_arguments(report, skip={"runs", "row"})
+    parser.add_argument(
+        "--row", action="append", default=None, metavar="LABEL=PATTERN",
+        help="put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task runs); repeatable",
+    )  # fmt: skip
+
+
+def main(args: list[str]) -> None:
+    """``mtl report ARGS`` (the ``mtl`` command with ``report`` first)."""
+    from mtl.cli import main as mtl
+
+    mtl(["report", *args])

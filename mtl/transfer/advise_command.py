@@ -1,88 +1,95 @@
-"""``mtl advise``: which transfer strategy suits a target experiment, given a source run."""
+"""``mtl advise``: which transfer strategy suits a target experiment, given a source run.
+
+The target experiment is read as ``mtl fit`` reads it (the same parser: ``-c`` files merged
+in order, ``--section.key`` overrides, ``--tasks``); only its data section is used, and its
+text is read with the source run's tokenizer."""
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
-from typing import Any
+from collections.abc import Callable
 
-import yaml
+from jsonargparse import ArgumentParser, Namespace
 
 from mtl.encoders.base import Encoder
+from mtl.task_selection import select_tasks
 from mtl.transfer.advisor import Advice, Thresholds
 from mtl.transfer.errors import TransferError
-from mtl.transfer.measure import advise_for_datamodule, datamodule_from_config
+from mtl.transfer.measure import advise_for_datamodule, built, datamodule_from_config
 from mtl.transfer.source_run import SourceRun, load_source_run
 
 USAGE = "mtl advise --source runs/<name>/version_N/checkpoints/last.ckpt -c experiments/<target>.yaml [options]"
+DEFAULTS = Thresholds()
 
 
-def parse(args: list[str]) -> argparse.Namespace:
-    defaults = Thresholds()
-    parser = argparse.ArgumentParser(prog="mtl advise", usage=USAGE, description=__doc__)
-    parser.add_argument("--source", required=True, help="the source run's checkpoint")
-    parser.add_argument("-c", "--config", action="append", required=True, help="the target experiment's config (repeatable; later files win)")
-    parser.add_argument("--data_dir", default=None, help="the folder of local corpora, as data.data_dir")
+def advise(
+    target: Namespace,
+    source: str,
+    tasks: list[str] | None = None,
+    data_dir: str | None = None,
+    sample: int = 1000,
+    small_data: int = DEFAULTS.small_data,
+    max_unk_rate: float = DEFAULTS.max_unk_rate,
+    max_distance: float = DEFAULTS.max_distance,
+) -> Advice:
+    """Measure a target experiment's data against a source run and recommend a transfer strategy.
+
+    Args:
+        target: the target experiment's config, as ``mtl fit`` parses it
+        source: the source run's checkpoint
+        tasks: advise for these of the target's tasks only (as mtl fit --tasks)
+        data_dir: the folder of local corpora (sets data.data_dir)
+        sample: texts sampled from each side
+        small_data: fewer target training rows than this are small data
+        max_unk_rate: a larger share of [UNK] target tokens is dissimilar text
+        max_distance: a larger normalised Fréchet distance is dissimilar text
+    """
+    run = load_source_run(source)
+    if tasks:
+        try:
+            select_tasks(target, list(tasks))
+        except ValueError as error:
+            raise TransferError(str(error)) from None
+    tokenizer = str(run.tokenizer_path) if run.tokenizer_path else None
+    data = datamodule_from_config(target.data.as_dict(), tokenizer, data_dir)
+    thresholds = Thresholds(small_data, max_unk_rate, max_distance)
+    return advise_for_datamodule(run, source_encoder(run), data, thresholds, sample, data_dir)
+
+
+def add_advise_arguments(parser: ArgumentParser) -> list[str]:
+    """``advise``'s own options on a parser that already reads an ``mtl fit`` config, with
+    ``--tasks`` taking names as they are (``--tasks a b``); the names of the options."""
+    added = parser.add_function_arguments(advise, skip={"target", "tasks"})
     parser.add_argument("--tasks", nargs="+", default=None, help="advise for these of the target's tasks only (as mtl fit --tasks)")
-    parser.add_argument("--sample", type=int, default=1000, help="texts sampled from each side")
-    parser.add_argument("--small_data", type=int, default=defaults.small_data)
-    parser.add_argument("--max_unk_rate", type=float, default=defaults.max_unk_rate)
-    parser.add_argument("--max_distance", type=float, default=defaults.max_distance)
-    return parser.parse_args(args)
+    return [*added, "tasks"]
 
 
-def merged_config(files: list[str]) -> dict[str, Any]:
-    """The config files merged key by key, later files winning (as ``-c a -c b`` does)."""
-    merged: dict[str, Any] = {}
-    for path in files:
-        with open(path) as f:
-            _merge(merged, yaml.safe_load(f) or {})
-    return merged
-
-
-def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value
-
-
-def source_encoder(source: SourceRun) -> Encoder:
-    """The source run's encoder, rebuilt from its ``config.yaml`` and loaded with its weights."""
-    config = source.config() or {}
-    spec = (config.get("model") or {}).get("encoder")
-    if not isinstance(spec, dict) or "class_path" not in spec:
-        raise TransferError(f"{source.run_dir}/config.yaml has no model.encoder class_path; cannot rebuild the source encoder")
-    module, _, name = spec["class_path"].rpartition(".")
-    encoder = getattr(importlib.import_module(module), name)(source.vocab_size, **(spec.get("init_args") or {}))
-    encoder.load_state_dict(source.encoder_state)
-    return encoder
-
-
-def advise(args: argparse.Namespace) -> Advice:
-    source = load_source_run(args.source)
-    data = merged_config(args.config).get("data") or {}
-    if not data.get("tasks"):
-        raise TransferError(f"the target config {args.config} declares no data.tasks")
-    if args.tasks:
-        names = [task.get("name") for task in data["tasks"]]
-        unknown = [n for n in args.tasks if n not in names]
-        if unknown:
-            raise TransferError(f"--tasks: unknown task(s) {unknown}; the config's tasks are {names}")
-        data["tasks"] = [task for task in data["tasks"] if task.get("name") in args.tasks]
-    tokenizer = str(source.tokenizer_path) if source.tokenizer_path else None
-    target = datamodule_from_config(data, tokenizer, args.data_dir)
-    thresholds = Thresholds(args.small_data, args.max_unk_rate, args.max_distance)
-    return advise_for_datamodule(source, source_encoder(source), target, thresholds, args.sample, args.data_dir)
-
-
-def main(args: list[str]) -> None:
+def run_advise(config: Namespace, options: list[str]) -> None:
+    """Print the advice for a parsed ``mtl advise`` config; ``options`` are its own keys."""
     try:
-        advice = advise(parse(args))
+        advice = advise(config, **{key: config[key] for key in options})
     except TransferError as error:
         sys.exit(f"error: {error}")
     print(advice.table())
     print(f"\napply it with: --model.transfer.checkpoint <source> --model.transfer.strategy {advice.strategy}"
           " (or strategy: auto)")  # fmt: skip
+
+
+def source_encoder(source: SourceRun) -> Encoder:
+    """The source run's encoder, built from its ``config.yaml`` as ``mtl fit`` builds it and
+    loaded with its weights."""
+    config = source.config() or {}
+    spec = (config.get("model") or {}).get("encoder")
+    if not isinstance(spec, dict) or "class_path" not in spec:
+        raise TransferError(f"{source.run_dir}/config.yaml has no model.encoder class_path; cannot rebuild the source encoder")
+    encoder = built(Callable[[int], Encoder], spec, f"{source.run_dir}/config.yaml: model.encoder")(source.vocab_size)
+    encoder.load_state_dict(source.encoder_state)
+    return encoder
+
+
+def main(args: list[str]) -> None:
+    """``mtl advise ARGS`` (the ``mtl`` command with ``advise`` first)."""
+    from mtl.cli import main as mtl
+
+    mtl(["advise", *args])
+

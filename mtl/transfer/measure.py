@@ -3,10 +3,13 @@ tokenizer, and the distance between the source encoder's representations of both
 
 from __future__ import annotations
 
+import inspect
 import random
+from argparse import ArgumentError
 from typing import Any
 
 import torch
+from jsonargparse import ArgumentParser
 from tokenizers import Tokenizer
 from torch import Tensor
 
@@ -89,21 +92,31 @@ def training_texts(datamodule: Any, sample: int, seed: int = 0) -> tuple[list[st
 
 
 def datamodule_from_config(data: dict[str, Any], tokenizer: str | None, data_dir: str | None = None) -> Any:
-    """A data module from a config's ``data`` section (its tasks and data folder), reading
-    text with the tokenizer at ``tokenizer``."""
-    from mtl.data.corruption import Corruption
+    """A data module from a config's ``data`` section (its tasks and data folder), built as
+    ``mtl fit`` builds it, reading text with the tokenizer at ``tokenizer``."""
     from mtl.data.datamodule import MultiTaskDataModule
-    from mtl.data.task import Task
-    from mtl.data.tokenizer import TokenizerSpec
 
-    tasks = []
-    for declaration in data["tasks"]:
-        declaration = dict(declaration)
-        if declaration.get("corruption"):
-            declaration["corruption"] = Corruption(**declaration["corruption"])
-        tasks.append(Task(**declaration))
-    spec = TokenizerSpec(path=tokenizer) if tokenizer else None
-    return MultiTaskDataModule(tasks, data_dir=data_dir or data.get("data_dir"), tokenizer=spec)
+    section = {
+        "tasks": data["tasks"],
+        "data_dir": data_dir or data.get("data_dir"),
+        "tokenizer": {"path": tokenizer} if tokenizer else None,
+    }
+    return built(MultiTaskDataModule, section, "data")
+
+
+def built(hint: Any, value: Any, where: str) -> Any:
+    """``value``, a config's section, as the command line builds an argument of type
+    ``hint`` (jsonargparse: a class from its arguments, a ``class_path`` of a subclass or a
+    factory); a value that does not fit is a TransferError naming ``where``."""
+    parser = ArgumentParser(exit_on_error=False)
+    if inspect.isclass(hint):
+        parser.add_class_arguments(hint, "value")
+    else:
+        parser.add_argument("--value", type=hint)
+    try:
+        return parser.instantiate(parser.parse_object({"value": value})).value
+    except ArgumentError as error:
+        raise TransferError(f"{where}: {error}") from None
 
 
 def source_datamodule(source: SourceRun, data_dir: str | None = None) -> Any:

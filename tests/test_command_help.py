@@ -1,0 +1,62 @@
+"""``mtl --help`` and each subcommand's ``--help``: one parser lists every subcommand with a
+line saying what it does, and the options of ``report`` and ``advise`` with their meaning."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from command import mtl
+
+SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise"]
+
+
+def test_help_lists_every_subcommand_with_what_it_does(tmp_path: Path) -> None:
+    done = mtl("--help", cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "{" + ",".join(SUBCOMMANDS) + "}" in done.stdout
+    listed = re.findall(r"^ {4}(\w+) +(\w.*)$", done.stdout, flags=re.MULTILINE)
+    assert [name for name, _ in listed] == SUBCOMMANDS, done.stdout
+    assert dict(listed)["report"].startswith("Compare finished runs") and dict(listed)["advise"].startswith("Measure a target")
+    assert not (tmp_path / "runs").exists()
+
+
+def described(subcommand: str, directory: Path) -> str:
+    """``mtl SUBCOMMAND --help`` with the help's own line breaks removed."""
+    done = mtl(subcommand, "--help", cwd=directory, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return " ".join(done.stdout.split())
+
+
+def assert_options(text: str, options: list[tuple[str, str]]) -> None:
+    """Each option is shown followed by its meaning."""
+    missing = [option for option, meaning in options if f"{option} {meaning}" not in text]
+    assert not missing, f"{missing} not described in: {text}"
+
+
+def test_report_help_describes_its_options(tmp_path: Path) -> None:
+    text = described("report", tmp_path)
+    assert text.startswith("usage: mtl report RUN_DIR [RUN_DIR ...] --output REPORT.md")
+    assert_options(text, [
+        ("runs", "run directories (runs/<name>/version_N)"),
+        ("--output OUTPUT", "the report's Markdown file; figures go to a folder beside it"),
+        ("--row LABEL=PATTERN", "put the runs whose name matches PATTERN on one row LABEL"),
+        ("--select {last,best}", "fit stage: each run's final validation (last) or its best one by val/average"),
+        ("--stage {fit,validate,test}", "whose results-<stage>.json to read"),
+        ("--yardstick YARDSTICK", "published numbers to set beside the rows"),
+    ])  # fmt: skip
+
+
+def test_advise_help_describes_its_options_and_the_target_config(tmp_path: Path) -> None:
+    text = described("advise", tmp_path)
+    assert text.startswith("usage: mtl advise --source")
+    assert_options(text, [
+        ("--source SOURCE", "the source run's checkpoint"),
+        ("--tasks TASKS [TASKS ...]", "advise for these of the target's tasks only"),
+        ("--sample SAMPLE", "texts sampled from each side"),
+        ("--small_data SMALL_DATA", "fewer target training rows than this are small data"),
+        ("--max_unk_rate MAX_UNK_RATE", "a larger share of [UNK] target tokens is dissimilar text"),
+        ("--max_distance MAX_DISTANCE", "a larger normalised Fréchet distance is dissimilar text"),
+        ("-c CONFIG, --config CONFIG", "Path to a configuration file"),
+        ("--data.data_dir DATA_DIR", "a folder of local corpora"),  # the target config, as fit reads it
+    ])  # fmt: skip
