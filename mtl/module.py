@@ -22,6 +22,7 @@ from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.skipped_steps import BalancerState, back_off, nonfinite_tasks
 from mtl.balancers.sum import Sum
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
+from mtl.contracts import TaskBatch
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.evaluation import TaskEvaluation
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 EncoderFactory = Callable[[int], Encoder]
 HeadFactory = Callable[[int, list[str]], TaskHead]
-TaskBatch = dict[str, Any]
 
 
 class MultiTaskModule(L.LightningModule):

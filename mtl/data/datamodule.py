@@ -15,6 +15,7 @@ from filelock import FileLock
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 
+from mtl.contracts import TaskBatch
 from mtl.data.bucketing import sorted_batches
 from mtl.data.collate import collate
 from mtl.data.encoding import InputEncoder, encode_split
@@ -478,5 +479,5 @@ class _Batches(Dataset):
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    def __getitem__(self, i: int) -> TaskBatch:
         return collate(self.split[self.batches[i]], self.task)

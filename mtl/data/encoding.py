@@ -8,13 +8,13 @@ from typing import Any
 import datasets
 from tokenizers import Tokenizer
 
+from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
 from mtl.data.tokenizer import MASK, SPECIAL_TOKENS, UNK
 
-IGNORE_INDEX = -100  # tag positions that carry no label (special tokens, later sub-words, padding)
 WORD_BYTES_HEAD, WORD_BYTES_TAIL = 4, 12  # a longer word keeps its first 4 and last 12 UTF-8 bytes
 
 

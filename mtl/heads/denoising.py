@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.lstm import run_lstm
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.token_prediction import (
     METRICS,
     check_vocabulary,
@@ -51,7 +52,7 @@ class DenoisingHead(TaskHead):
         metrics: metric names, see above; the first is primary.
     """
 
-    label_type: ClassVar[str] = "sequence"
+    label_type: ClassVar[LabelKind] = LabelKind.SEQUENCE
 
     def __init__(
         self,
@@ -85,7 +86,7 @@ class DenoisingHead(TaskHead):
         else:
             self.out = nn.Linear(hidden_dim + in_dim, len(labels))
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Vocabulary logits ``(N, V)`` at the N labelled positions of ``labels[:, 1:]``
         (row-major) under teacher forcing; without labels (prediction), greedy decoding
         up to the input length + 2, ``(B, S, V)``."""
@@ -129,17 +130,17 @@ class DenoisingHead(TaskHead):
             token = logits.argmax(dim=-1)  # (B, 1)
         return torch.cat(steps, dim=1)  # (B, S, V)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return token_loss(logits, batch["labels"][:, 1:])
 
     def make_metrics(self) -> MetricCollection:
         return token_metrics(self.metric_names, len(self.labels))
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Logits ``(N, V)`` and original ids ``(N,)`` at every target position."""
         return labelled_tokens(logits, batch["labels"][:, 1:])
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """The reconstructed tokens of each example, up to (without) the first ``[SEP]``."""
         keep = labelled(batch["labels"][:, 1:]) if "labels" in batch else None  # (B, S)
         ids = logits.argmax(dim=-1) if keep is None else scatter_ids(logits, keep, fill=self.stop_id)  # (B, S)
