@@ -1,10 +1,12 @@
 """What the parts of a run agree on: the batch a data loader yields and heads read, the kinds
-of labels a task carries, and the label index that means "no label here".
+of labels a task carries, the label index that means "no label here", and the tokenizer's
+special token ids.
 
 Defined once, here; the data module, the encoders, the heads and the module import them.
 """
 
 # (No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations.)
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
@@ -13,6 +15,33 @@ from torch import Tensor
 #: Label positions that carry no label: special tokens, later sub-words of a word, padding,
 #: unmasked tokens of a masked LM. ``F.cross_entropy``'s default ``ignore_index``.
 IGNORE_INDEX = -100
+
+#: ``word_bytes`` padding: byte values are stored + 1, so 0 is no byte.
+NO_BYTE = 0
+
+
+@dataclass(frozen=True)
+class SpecialIds:
+    """The ids of the tokenizer's special tokens, read from the tokenizer by the data module
+    (:func:`mtl.data.tokenizer.special_ids`) and handed to the model like the vocabulary
+    size: encoders use ``pad`` as their embedding's padding row, heads that read or write
+    token ids use the others. The defaults are the ids of the tokenizers mtl trains
+    (``[PAD] [UNK] [CLS] [SEP] [MASK]`` first, in that order); a RoBERTa-style vocabulary
+    has ``pad`` 1.
+
+    Args:
+        pad: padding (``input_ids`` past a row's end).
+        unk: unknown token.
+        cls: the token that starts every sequence (BERT's ``[CLS]``, RoBERTa's ``<s>``).
+        sep: the token that ends a segment (BERT's ``[SEP]``, RoBERTa's ``</s>``).
+        mask: the masked-out token of the self-supervised tasks.
+    """
+
+    pad: int = 0
+    unk: int = 1
+    cls: int = 2
+    sep: int = 3
+    mask: int = 4
 
 
 class LabelKind(StrEnum):
@@ -45,7 +74,7 @@ class TaskBatch(TypedDict):
     index: Tensor  # (B,) long, row numbers in the split
     labels: NotRequired[Tensor]  # absent when predicting; shape and dtype per LabelKind
     word_starts: NotRequired[Tensor]  # (B, T) bool, tagging: True at the sub-word carrying a word's label
-    word_bytes: NotRequired[Tensor]  # (B, T, C) long, tagging: a word's UTF-8 bytes + 1 at its first sub-word, 0 padding
+    word_bytes: NotRequired[Tensor]  # (B, T, C) long, tagging: UTF-8 bytes + 1 at a word's first sub-word, else 0
     words: NotRequired[Tensor]  # (B,) long, predicting: words of the first text
     words_read: NotRequired[Tensor]  # (B,) long, predicting: of those, words inside the encoding (fewer when cut)
     blank: NotRequired[Tensor]  # (B,) long, predicting: 1 where a text is empty or missing

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mtl.contracts import IGNORE_INDEX, TaskBatch
+from mtl.contracts import IGNORE_INDEX, NO_BYTE, SpecialIds, TaskBatch
 
 
 def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
@@ -20,10 +20,10 @@ def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
 
 
 def pad_words(rows: list[list[list[int]]], width: int) -> Tensor:
-    """Per row, per token, a list of ints (a word's bytes) -> ``(B, width, C)`` long, zero-padded
-    to the longest list (at least 1)."""
+    """Per row, per token, a list of ints (a word's bytes) -> ``(B, width, C)`` long, padded
+    with ``NO_BYTE`` to the longest list (at least 1)."""
     depth = max([1] + [len(word) for row in rows for word in row])
-    out = torch.zeros((len(rows), width, depth), dtype=torch.long)
+    out = torch.full((len(rows), width, depth), NO_BYTE, dtype=torch.long)
     for i, row in enumerate(rows):
         for j, word in enumerate(row):
             if word:
@@ -31,7 +31,7 @@ def pad_words(rows: list[list[list[int]]], width: int) -> Tensor:
     return out
 
 
-def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> TaskBatch:
+def collate(columns: dict[str, list[Any]], task: str, pad_id: int = SpecialIds().pad) -> TaskBatch:
     """Build a task batch (see :class:`~mtl.contracts.TaskBatch` for its keys and shapes)
     from column lists (as ``Dataset.__getitem__(list)`` returns); ``input_ids`` padded
     with ``pad_id``, tags and the token ids of self-supervised tasks with ``IGNORE_INDEX``.

@@ -15,7 +15,7 @@ from filelock import FileLock
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 
-from mtl.contracts import TaskBatch
+from mtl.contracts import SpecialIds, TaskBatch
 from mtl.data.bucketing import sorted_batches
 from mtl.data.collate import collate
 from mtl.data.encoding import InputEncoder, encode_split
@@ -32,6 +32,7 @@ from mtl.data.tokenizer import (
     load_cached_tokenizer,
     load_tokenizer,
     save_atomically,
+    special_ids,
     tokenizer_digest,
     train_tokenizer,
 )
@@ -135,6 +136,13 @@ class MultiTaskDataModule(L.LightningDataModule):
     def task_labels(self) -> dict[str, list[str]]:
         self.prepare()
         return dict(self.labels)
+
+    @property
+    def special_ids(self) -> SpecialIds:
+        """The tokenizer's pad, unknown, start, end and mask ids (the model's encoders and
+        heads use them; the loaders pad ``input_ids`` with ``pad``)."""
+        self.prepare()
+        return special_ids(self.tokenizer)
 
     # -- preparation -------------------------------------------------------------------
     def prepare(self) -> None:
@@ -381,7 +389,7 @@ class MultiTaskDataModule(L.LightningDataModule):
             bucket_batches=self.bucket_batches,
             groups=self.input_groups(),
         )
-        loader = MultiTaskTrainLoader(train, plan, self.num_workers)
+        loader = MultiTaskTrainLoader(train, plan, self.num_workers, self.special_ids.pad)
         if self._train_position is not None:  # restored from a checkpoint before the loader existed
             loader.load_state_dict(self._train_position)
             self._train_position = None
@@ -434,7 +442,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         for name, split in splits.items():
             # Small splits get smaller batches: a split of at least `world` rows has a batch for every process.
             size = max(1, min(self.eval_batch_size, len(split) // world))
-            dataset = _Batches(split, sorted_batches(split["length"], size), name)
+            dataset = _Batches(split, sorted_batches(split["length"], size), name, self.special_ids.pad)
             loaders.append(
                 DataLoader(
                     dataset,
@@ -473,11 +481,11 @@ class _Batches(Dataset):
     """Pre-formed evaluation batches (sorted by length); under DDP whole batches are
     spread over the processes."""
 
-    def __init__(self, split: datasets.Dataset, batches: list[list[int]], task: str) -> None:
-        self.split, self.batches, self.task = split, batches, task
+    def __init__(self, split: datasets.Dataset, batches: list[list[int]], task: str, pad_id: int) -> None:
+        self.split, self.batches, self.task, self.pad_id = split, batches, task, pad_id
 
     def __len__(self) -> int:
         return len(self.batches)
 
     def __getitem__(self, i: int) -> TaskBatch:
-        return collate(self.split[self.batches[i]], self.task)
+        return collate(self.split[self.batches[i]], self.task, self.pad_id)

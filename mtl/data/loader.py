@@ -9,7 +9,7 @@ import datasets
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from mtl.contracts import TaskBatch
+from mtl.contracts import SpecialIds, TaskBatch
 from mtl.data.bucketing import batches_per_pass, bucketed_batches
 from mtl.data.collate import collate
 from mtl.data.sampling import TaskSampler
@@ -118,7 +118,9 @@ class MultiTaskTrainLoader:
     ``load_state_dict`` the next epoch's iteration starts where the saved one stopped.
     """
 
-    def __init__(self, data: dict[str, datasets.Dataset], sampler: StepPlan, num_workers: int = 0, pad_id: int = 0) -> None:
+    def __init__(
+        self, data: dict[str, datasets.Dataset], sampler: StepPlan, num_workers: int = 0, pad_id: int = SpecialIds().pad
+    ) -> None:
         self.data = data
         self.sampler = sampler
         self.num_workers = num_workers

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
-from mtl.contracts import LabelKind, TaskBatch
+from mtl.contracts import LabelKind, SpecialIds, TaskBatch
 from mtl.encoders.output import EncoderOutput
 
 
@@ -27,6 +27,15 @@ class TaskHead(nn.Module):
     label_type: ClassVar[LabelKind]
     #: The metric to report first and to monitor, e.g. ``"accuracy"``.
     primary_metric: str
+    #: The tokenizer's special ids; see :meth:`set_special_ids`.
+    special_ids: SpecialIds = SpecialIds()
+
+    def set_special_ids(self, ids: SpecialIds) -> None:
+        """Take the tokenizer's special ids, handed in by the model after construction
+        (they come from the data, like ``in_dim`` and ``labels``). Until then a head has
+        the defaults, the ids of the tokenizers mtl trains. Heads that read or write token
+        ids (:class:`~mtl.heads.DenoisingHead`) use them."""
+        self.special_ids = ids
 
     def _set_metrics(self, metrics: Sequence[str], available: Mapping[str, object]) -> None:
         """Check the metric names against ``available``; the first is the primary one."""

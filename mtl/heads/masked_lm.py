@@ -81,4 +81,4 @@ class MaskedLMHead(TaskHead):
         """The predicted token at every masked position (every real token when the batch
         has no labels)."""
         keep = labelled(batch["labels"]) if "labels" in batch else batch["attention_mask"].bool()  # (B, T)
-        return token_strings(scatter_ids(logits, keep, fill=0), self.labels, keep)
+        return token_strings(scatter_ids(logits, keep, fill=self.special_ids.pad), self.labels, keep)
