@@ -48,6 +48,16 @@ class MultiTaskDataModule(L.LightningDataModule):
     encodes the splits and serves the step-wise multi-task training loader and one
     evaluation loader per task.
 
+    What the model is built from, ``vocab_size``, ``task_labels`` and ``special_ids``, is
+    known only once the data is read: the first of them asked for runs :meth:`prepare`,
+    which loads every split of every task and trains (or loads) the tokenizer. The CLI
+    asks for them when it builds the model; in Python, call ``prepare()`` where that work
+    should happen.
+
+    After preparation ``tokenizer_path`` names the ``tokenizer.json`` in use (callbacks copy
+    it into the run directory); after ``setup("predict")`` ``predict_rows`` holds the rows
+    of ``predict_file`` (the prediction writer prints their text beside the predictions).
+
     Args:
         tasks: the task declarations (see :class:`mtl.data.Task`).
         data_dir: a folder of local corpora; tasks then read their ``local_source``
@@ -120,6 +130,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
+        self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
         self._train_position: dict[str, int] | None = None  # restored, for the next training loader
         # Under DDP a process may get no batch of a small task's evaluation split (see
@@ -127,13 +138,16 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.allow_zero_length_dataloader_with_multiple_devices = True
 
     # -- what the model needs to be built: linked into the module by the CLI ----------
+    # (each prepares the data first: see the class docstring)
     @property
     def vocab_size(self) -> int:
+        """The tokenizer's vocabulary size, special tokens included."""
         self.prepare()
         return self.tokenizer.get_vocab_size()
 
     @property
     def task_labels(self) -> dict[str, list[str]]:
+        """Every task's label names in index order (the vocabulary for self-supervised tasks)."""
         self.prepare()
         return dict(self.labels)
 
@@ -146,7 +160,8 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     # -- preparation -------------------------------------------------------------------
     def prepare(self) -> None:
-        """Load every split, settle the label lists and the tokenizer (once)."""
+        """Load every split, settle the label lists and train or load the tokenizer; the
+        expensive step, done once (later calls return at once)."""
         if self.tokenizer is not None:
             return
         for name, task in self.tasks.items():
