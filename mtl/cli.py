@@ -148,6 +148,7 @@ class MultiTaskCLI(LightningCLI):
         parser.add_lightning_class_args(BalancerPlots, "plots")
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="instantiate")
         parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
+        parser.link_arguments("data.special_ids", "model.special_ids", apply_on="instantiate")
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
         # --trainer.enable_checkpointing=false turns off the built-in checkpoint callback

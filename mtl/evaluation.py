@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from mtl.balancers.distributed import sum_over_processes
-from mtl.heads.base import Batch, TaskHead
+from mtl.contracts import TaskBatch
+from mtl.heads.base import TaskHead
 
 STAGES = ("val", "test")
 
@@ -29,7 +30,7 @@ class TaskEvaluation(nn.Module):
         self.losses = nn.ModuleDict({s: nn.ModuleDict({t: MeanMetric() for t in heads}) for s in STAGES})
         self._updated: dict[str, set[str]] = {s: set() for s in STAGES}
 
-    def update(self, stage: str, task: str, head: TaskHead, logits: Tensor, batch: Batch) -> None:
+    def update(self, stage: str, task: str, head: TaskHead, logits: Tensor, batch: TaskBatch) -> None:
         size = batch["input_ids"].shape[0]
         self.losses[stage][task].update(head.loss(logits, batch).detach(), weight=size)
         self.metrics[stage][task].update(*head.metric_inputs(logits, batch))

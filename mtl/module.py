@@ -22,6 +22,7 @@ from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.skipped_steps import BalancerState, back_off, nonfinite_tasks
 from mtl.balancers.sum import Sum
 from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
+from mtl.contracts import SpecialIds, TaskBatch
 from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.evaluation import TaskEvaluation
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 EncoderFactory = Callable[[int], Encoder]
 HeadFactory = Callable[[int, list[str]], TaskHead]
-TaskBatch = dict[str, Any]
 
 
 class MultiTaskModule(L.LightningModule):
@@ -71,6 +71,8 @@ class MultiTaskModule(L.LightningModule):
             skipped before training stops with an error.
         vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
         task_labels: every task's label names (filled in from the data by the CLI).
+        special_ids: the tokenizer's special ids (filled in from the data by the CLI): the
+            encoder's padding row and the ids heads read or write; mtl's own by default.
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
             for which layers train (see :class:`mtl.transfer.Transfer`).
     """
@@ -93,9 +95,10 @@ class MultiTaskModule(L.LightningModule):
         vocab_size: int = 0,
         task_labels: dict[str, list[str]] | None = None,
         transfer: Transfer | None = None,
+        special_ids: SpecialIds | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer"])  # plain values only: weights_only loads
+        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "special_ids"])  # plain values only: weights_only loads
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -107,7 +110,8 @@ class MultiTaskModule(L.LightningModule):
             )
         self.alignment = alignment
         self.balancer = balancer if balancer is not None else Sum()
-        shared = encoder(vocab_size)
+        special_ids = special_ids or SpecialIds()
+        shared = encoder(vocab_size, padding_idx=special_ids.pad)
         if transfer is not None:  # before soft sharing copies it
             transfer.load_encoder(shared)
         if alignment is not None and alignment.needs_separate_encoders:
@@ -123,13 +127,15 @@ class MultiTaskModule(L.LightningModule):
             self.encoder = shared
             self.encoders = None
         self.heads = nn.ModuleDict({name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels})
+        for head in self.heads.values():
+            head.set_special_ids(special_ids)
         self.transfer = transfer
         if transfer is not None:
             transfer.apply(self.task_encoders)
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
-        self.task_gradients = TaskGradients(shared) if self.encoders is None else None
+        self.task_gradients = TaskGradients(shared, special_ids.pad) if self.encoders is None else None
         self.evaluation = TaskEvaluation(self.heads)
         self._nonfinite_streak = 0
         self._nonfinite_since: int | None = None  # the step the current streak began

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mtl.data.encoding import IGNORE_INDEX
+from mtl.contracts import IGNORE_INDEX, NO_BYTE, SpecialIds, TaskBatch
 
 
 def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
@@ -20,10 +20,10 @@ def pad(rows: list[list[Any]], value: Any, dtype: torch.dtype) -> Tensor:
 
 
 def pad_words(rows: list[list[list[int]]], width: int) -> Tensor:
-    """Per row, per token, a list of ints (a word's bytes) -> ``(B, width, C)`` long, zero-padded
-    to the longest list (at least 1)."""
+    """Per row, per token, a list of ints (a word's bytes) -> ``(B, width, C)`` long, padded
+    with ``NO_BYTE`` to the longest list (at least 1)."""
     depth = max([1] + [len(word) for row in rows for word in row])
-    out = torch.zeros((len(rows), width, depth), dtype=torch.long)
+    out = torch.full((len(rows), width, depth), NO_BYTE, dtype=torch.long)
     for i, row in enumerate(rows):
         for j, word in enumerate(row):
             if word:
@@ -31,18 +31,13 @@ def pad_words(rows: list[list[list[int]]], width: int) -> Tensor:
     return out
 
 
-def collate(columns: dict[str, list[Any]], task: str, pad_id: int = 0) -> dict[str, Any]:
-    """Build a task batch from column lists (as ``Dataset.__getitem__(list)`` returns).
-
-    Returns ``input_ids``/``token_type_ids`` ``(B, T)`` long, ``attention_mask`` ``(B, T)``
-    bool, ``index`` ``(B,)`` (row numbers in the split), ``labels`` when present (shape per
-    label type, tags and the token ids of self-supervised tasks padded with
-    ``IGNORE_INDEX``), ``word_starts`` ``(B, T)`` bool and ``word_bytes`` ``(B, T, C)``
-    long for tagging, ``words``/``words_read``/``blank`` ``(B,)`` for prediction inputs,
-    and ``task``, the task's name.
+def collate(columns: dict[str, list[Any]], task: str, pad_id: int = SpecialIds().pad) -> TaskBatch:
+    """Build a task batch (see :class:`~mtl.contracts.TaskBatch` for its keys and shapes)
+    from column lists (as ``Dataset.__getitem__(list)`` returns); ``input_ids`` padded
+    with ``pad_id``, tags and the token ids of self-supervised tasks with ``IGNORE_INDEX``.
     """
     input_ids = pad(columns["input_ids"], pad_id, torch.long)  # (B, T)
-    batch: dict[str, Any] = {
+    batch: TaskBatch = {
         "task": task,
         "input_ids": input_ids,
         "attention_mask": pad([[1] * n for n in columns["length"]], 0, torch.bool),  # (B, T)

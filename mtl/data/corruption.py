@@ -12,9 +12,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from mtl.contracts import IGNORE_INDEX
 from mtl.data.errors import DataError
-
-IGNORE_INDEX = -100
 
 
 @dataclass

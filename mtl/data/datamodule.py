@@ -15,6 +15,7 @@ from filelock import FileLock
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader, Dataset
 
+from mtl.contracts import SpecialIds, TaskBatch
 from mtl.data.bucketing import sorted_batches
 from mtl.data.collate import collate
 from mtl.data.encoding import InputEncoder, encode_split
@@ -31,6 +32,7 @@ from mtl.data.tokenizer import (
     load_cached_tokenizer,
     load_tokenizer,
     save_atomically,
+    special_ids,
     tokenizer_digest,
     train_tokenizer,
 )
@@ -45,6 +47,16 @@ class MultiTaskDataModule(L.LightningDataModule):
     """Loads every task's splits, trains (or loads) one tokenizer on all training text,
     encodes the splits and serves the step-wise multi-task training loader and one
     evaluation loader per task.
+
+    What the model is built from, ``vocab_size``, ``task_labels`` and ``special_ids``, is
+    known only once the data is read: the first of them asked for runs :meth:`prepare`,
+    which loads every split of every task and trains (or loads) the tokenizer. The CLI
+    asks for them when it builds the model; in Python, call ``prepare()`` where that work
+    should happen.
+
+    After preparation ``tokenizer_path`` names the ``tokenizer.json`` in use (callbacks copy
+    it into the run directory); after ``setup("predict")`` ``predict_rows`` holds the rows
+    of ``predict_file`` (the prediction writer prints their text beside the predictions).
 
     Args:
         tasks: the task declarations (see :class:`mtl.data.Task`).
@@ -118,6 +130,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
+        self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
         self._train_position: dict[str, int] | None = None  # restored, for the next training loader
         # Under DDP a process may get no batch of a small task's evaluation split (see
@@ -125,19 +138,30 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.allow_zero_length_dataloader_with_multiple_devices = True
 
     # -- what the model needs to be built: linked into the module by the CLI ----------
+    # (each prepares the data first: see the class docstring)
     @property
     def vocab_size(self) -> int:
+        """The tokenizer's vocabulary size, special tokens included."""
         self.prepare()
         return self.tokenizer.get_vocab_size()
 
     @property
     def task_labels(self) -> dict[str, list[str]]:
+        """Every task's label names in index order (the vocabulary for self-supervised tasks)."""
         self.prepare()
         return dict(self.labels)
 
+    @property
+    def special_ids(self) -> SpecialIds:
+        """The tokenizer's pad, unknown, start, end and mask ids (the model's encoders and
+        heads use them; the loaders pad ``input_ids`` with ``pad``)."""
+        self.prepare()
+        return special_ids(self.tokenizer)
+
     # -- preparation -------------------------------------------------------------------
     def prepare(self) -> None:
-        """Load every split, settle the label lists and the tokenizer (once)."""
+        """Load every split, settle the label lists and train or load the tokenizer; the
+        expensive step, done once (later calls return at once)."""
         if self.tokenizer is not None:
             return
         for name, task in self.tasks.items():
@@ -380,7 +404,7 @@ class MultiTaskDataModule(L.LightningDataModule):
             bucket_batches=self.bucket_batches,
             groups=self.input_groups(),
         )
-        loader = MultiTaskTrainLoader(train, plan, self.num_workers)
+        loader = MultiTaskTrainLoader(train, plan, self.num_workers, self.special_ids.pad)
         if self._train_position is not None:  # restored from a checkpoint before the loader existed
             loader.load_state_dict(self._train_position)
             self._train_position = None
@@ -433,7 +457,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         for name, split in splits.items():
             # Small splits get smaller batches: a split of at least `world` rows has a batch for every process.
             size = max(1, min(self.eval_batch_size, len(split) // world))
-            dataset = _Batches(split, sorted_batches(split["length"], size), name)
+            dataset = _Batches(split, sorted_batches(split["length"], size), name, self.special_ids.pad)
             loaders.append(
                 DataLoader(
                     dataset,
@@ -472,11 +496,11 @@ class _Batches(Dataset):
     """Pre-formed evaluation batches (sorted by length); under DDP whole batches are
     spread over the processes."""
 
-    def __init__(self, split: datasets.Dataset, batches: list[list[int]], task: str) -> None:
-        self.split, self.batches, self.task = split, batches, task
+    def __init__(self, split: datasets.Dataset, batches: list[list[int]], task: str, pad_id: int) -> None:
+        self.split, self.batches, self.task, self.pad_id = split, batches, task, pad_id
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return collate(self.split[self.batches[i]], self.task)
+    def __getitem__(self, i: int) -> TaskBatch:
+        return collate(self.split[self.batches[i]], self.task, self.pad_id)

@@ -8,13 +8,13 @@ from typing import Any
 import datasets
 from tokenizers import Tokenizer
 
+from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
-from mtl.data.tokenizer import MASK, SPECIAL_TOKENS, UNK
+from mtl.data.tokenizer import special_ids
 
-IGNORE_INDEX = -100  # tag positions that carry no label (special tokens, later sub-words, padding)
 WORD_BYTES_HEAD, WORD_BYTES_TAIL = 4, 12  # a longer word keeps its first 4 and last 12 UTF-8 bytes
 
 
@@ -78,8 +78,8 @@ class TaskEncoder:
         original ids (``denoising``, with ``label_length``) or the ids at the masked
         positions (``mlm``, ``-100`` elsewhere)."""
         spec, vocab = self.task.corruption, self.tokenizer.get_vocab_size()
-        special = {self.tokenizer.token_to_id(t) for t in SPECIAL_TOKENS if t != UNK}
-        mask_id = self.tokenizer.token_to_id(MASK)
+        ids = special_ids(self.tokenizer)
+        special, mask_id = {ids.pad, ids.cls, ids.sep, ids.mask}, ids.mask
         inputs, labels = [], []
         for ids, row in zip(out["input_ids"], out["index"]):
             rng = spec.rng(self.split, row)
@@ -133,7 +133,7 @@ class TaskEncoder:
 
 
 def word_bytes(word_ids: list[int | None], words: list[str]) -> list[list[int]]:
-    """Per token, the UTF-8 bytes (+1; 0 is padding) of the word it starts, ``[]`` at
+    """Per token, the UTF-8 bytes (+1: 0 is ``NO_BYTE``, padding) of the word it starts, ``[]`` at
     tokens that start none; a word longer than 16 bytes keeps its first 4 and last 12."""
     out, previous = [], None
     for word in word_ids:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 
 import datasets
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from mtl.contracts import SpecialIds, TaskBatch
 from mtl.data.bucketing import batches_per_pass, bucketed_batches
 from mtl.data.collate import collate
 from mtl.data.sampling import TaskSampler
@@ -97,9 +97,9 @@ class _Steps(Dataset):
     def __len__(self) -> int:
         return len(self.steps)
 
-    def __getitem__(self, i: int) -> dict[str, dict[str, Any]]:
-        batches: dict[str, dict[str, Any]] = {}
-        shared: dict[str, dict[str, Any]] = {}
+    def __getitem__(self, i: int) -> dict[str, TaskBatch]:
+        batches: dict[str, TaskBatch] = {}
+        shared: dict[str, TaskBatch] = {}
         for name, rows in self.steps[i].items():
             batch = collate(self.data[name][rows], name, self.pad_id)
             group = self.groups[name]
@@ -118,7 +118,9 @@ class MultiTaskTrainLoader:
     ``load_state_dict`` the next epoch's iteration starts where the saved one stopped.
     """
 
-    def __init__(self, data: dict[str, datasets.Dataset], sampler: StepPlan, num_workers: int = 0, pad_id: int = 0) -> None:
+    def __init__(
+        self, data: dict[str, datasets.Dataset], sampler: StepPlan, num_workers: int = 0, pad_id: int = SpecialIds().pad
+    ) -> None:
         self.data = data
         self.sampler = sampler
         self.num_workers = num_workers
@@ -129,7 +131,7 @@ class MultiTaskTrainLoader:
     def __len__(self) -> int:
         return len(self.sampler)
 
-    def __iter__(self) -> Iterator[dict[str, dict[str, Any]]]:
+    def __iter__(self) -> Iterator[dict[str, TaskBatch]]:
         start, self._resume_at = self._resume_at, 0
         steps = self.sampler.steps()[start:]
         loader = DataLoader(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from mtl.contracts import LabelKind
 from mtl.data.corruption import Corruption
 from mtl.data.errors import DataError
 
@@ -15,13 +16,13 @@ TaskType = Literal["classification", "multilabel", "regression", "tagging", "den
 SELF_SUPERVISED = ("denoising", "mlm")
 
 #: What each task type puts in ``batch["labels"]``; must equal the head's ``label_type``.
-LABEL_TYPE: dict[str, str] = {
-    "classification": "class",
-    "multilabel": "multilabel",
-    "regression": "float",
-    "tagging": "tags",
-    "denoising": "sequence",
-    "mlm": "masked_tokens",
+LABEL_TYPE: dict[str, LabelKind] = {
+    "classification": LabelKind.CLASS,
+    "multilabel": LabelKind.MULTILABEL,
+    "regression": LabelKind.FLOAT,
+    "tagging": LabelKind.TAGS,
+    "denoising": LabelKind.SEQUENCE,
+    "mlm": LabelKind.MASKED_TOKENS,
 }
 
 
@@ -89,7 +90,7 @@ class Task:
             )
 
     @property
-    def label_type(self) -> str:
+    def label_type(self) -> LabelKind:
         return LABEL_TYPE[self.type]
 
     @property

@@ -14,12 +14,13 @@ from typing import Literal
 
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 
+from mtl.contracts import SpecialIds
 from mtl.data.errors import DataError
 
 log = logging.getLogger(__name__)
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
-SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # PAD is id 0
+SPECIAL_TOKENS = [PAD, UNK, CLS, SEP, MASK]  # a trained tokenizer's ids 0-4: SpecialIds' defaults
 CONTINUATION = "##"  # prefix of a sub-word inside a word
 
 
@@ -105,6 +106,13 @@ def add_templates(tokenizer: Tokenizer) -> None:
     )
 
 
+def special_ids(tokenizer: Tokenizer) -> SpecialIds:
+    """The ids of ``[PAD] [UNK] [CLS] [SEP] [MASK]`` in ``tokenizer`` (which has them all,
+    see :func:`load_tokenizer`), wherever they are in its vocabulary."""
+    get = tokenizer.token_to_id
+    return SpecialIds(pad=get(PAD), unk=get(UNK), cls=get(CLS), sep=get(SEP), mask=get(MASK))
+
+
 class UnreadableTokenizer(DataError):
     """A ``tokenizer.json`` that does not parse: truncated, damaged, or another format."""
 
@@ -123,8 +131,8 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         FileNotFoundError: no such file.
         UnreadableTokenizer: a file that does not parse as a tokenizer (truncated, not
             JSON, another format), named with the parser's reason.
-        DataError: a tokenizer without this package's special tokens, or with ``[PAD]``
-            at another id than 0.
+        DataError: a tokenizer without this package's special tokens (at any ids: see
+            :func:`special_ids`).
     """
     path = Path(path)
     if not path.is_file():
@@ -139,8 +147,6 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
             f"tokenizer {str(path)!r} lacks the special tokens {missing}; "
             f"mtl needs {SPECIAL_TOKENS} (train one with mtl, or add them)"
         )
-    if tokenizer.token_to_id(PAD) != 0:
-        raise DataError(f"tokenizer {str(path)!r} has {PAD} at id {tokenizer.token_to_id(PAD)}; mtl pads with id 0")
     if tokenizer.post_processor is None:
         add_templates(tokenizer)
     return tokenizer

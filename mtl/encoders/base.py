@@ -10,9 +10,10 @@ from mtl.encoders.output import EncoderOutput
 class Encoder(nn.Module):
     """Maps token ids to contextual states.
 
-    Subclasses take ``vocab_size`` as their first constructor argument (the data module
-    supplies it, so configs never repeat it) and set ``out_dim``, the size ``D`` of both
-    ``hidden`` and ``pooled``.
+    Subclasses take ``vocab_size`` as their first constructor argument and the keyword
+    ``padding_idx`` (the tokenizer's pad id, :class:`~mtl.contracts.SpecialIds`): the model
+    supplies both from the data, so configs never repeat them. They set ``out_dim``, the
+    size ``D`` of both ``hidden`` and ``pooled``.
     """
 
     out_dim: int

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from mtl.contracts import SpecialIds
 from mtl.encoders.activation import Activation, make_activation
 from mtl.encoders.base import Encoder
 from mtl.encoders.embedding import TokenEmbedding
@@ -63,7 +64,8 @@ class CNNEncoder(Encoder):
         norm: normalisation after the activation (``batch`` is masked).
         dropout: dropout on the embeddings and after every layer.
         init: weight initialisation scheme (see ``init_weights``).
-        padding_idx: id of the padding token.
+        padding_idx: id of the padding token; the model sets it from the data's tokenizer
+            (:class:`~mtl.contracts.SpecialIds`), as it does ``vocab_size``.
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class CNNEncoder(Encoder):
         norm: Norm = "none",
         dropout: float = 0.1,
         init: InitScheme = "kaiming",
-        padding_idx: int = 0,
+        padding_idx: int = SpecialIds().pad,
     ) -> None:
         super().__init__()
         if not kernel_sizes:

@@ -18,7 +18,7 @@ class TokenEmbedding(nn.Module):
         dropout: dropout probability applied to the embeddings.
     """
 
-    def __init__(self, vocab_size: int, dim: int, padding_idx: int = 0, dropout: float = 0.0) -> None:
+    def __init__(self, vocab_size: int, dim: int, padding_idx: int, dropout: float = 0.0) -> None:
         super().__init__()
         if not 0 <= padding_idx < vocab_size:
             raise ValueError(f"TokenEmbedding: padding_idx={padding_idx} is outside the vocabulary [0, {vocab_size})")

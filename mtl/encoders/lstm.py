@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from mtl.contracts import SpecialIds
 from mtl.encoders.base import Encoder
 from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.initialization import InitScheme, init_weights
@@ -29,7 +30,8 @@ class LSTMEncoder(Encoder):
         bidirectional: run a backward LSTM too; ``out_dim`` doubles.
         dropout: dropout on the embeddings and between layers.
         init: weight initialisation scheme (see ``init_weights``).
-        padding_idx: id of the padding token.
+        padding_idx: id of the padding token; the model sets it from the data's tokenizer
+            (:class:`~mtl.contracts.SpecialIds`), as it does ``vocab_size``.
     """
 
     def __init__(
@@ -41,7 +43,7 @@ class LSTMEncoder(Encoder):
         bidirectional: bool = True,
         dropout: float = 0.1,
         init: InitScheme = "xavier",
-        padding_idx: int = 0,
+        padding_idx: int = SpecialIds().pad,
     ) -> None:
         super().__init__()
         if num_layers < 1:

@@ -8,6 +8,7 @@ from typing import Literal
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mtl.contracts import SpecialIds
 from mtl.encoders.activation import Activation, make_activation
 from mtl.encoders.base import Encoder
 from mtl.encoders.embedding import LearnedPositions, SinusoidalPositions, TokenEmbedding
@@ -147,7 +148,8 @@ class TransformerEncoder(Encoder):
         max_positions: longest sequence supported by learned positions.
         pooling: ``mean`` over real tokens or ``first`` token.
         init: weight initialisation scheme (see ``init_weights``).
-        padding_idx: id of the padding token.
+        padding_idx: id of the padding token; the model sets it from the data's tokenizer
+            (:class:`~mtl.contracts.SpecialIds`), as it does ``vocab_size``.
     """
 
     def __init__(
@@ -164,7 +166,7 @@ class TransformerEncoder(Encoder):
         max_positions: int = 512,
         pooling: Literal["mean", "first"] = "mean",
         init: InitScheme = "xavier",
-        padding_idx: int = 0,
+        padding_idx: int = SpecialIds().pad,
     ) -> None:
         super().__init__()
         if dim % num_heads != 0:

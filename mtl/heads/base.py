@@ -8,9 +8,8 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from mtl.contracts import LabelKind, SpecialIds, TaskBatch
 from mtl.encoders.output import EncoderOutput
-
-Batch = Mapping[str, Tensor]
 
 
 class TaskHead(nn.Module):
@@ -20,22 +19,23 @@ class TaskHead(nn.Module):
     names; empty for regression) as their first two constructor arguments. Both are
     supplied by the module and the data, so a config names only the head's own options.
 
-    ``label_type`` says what the data module must put in ``batch["labels"]``:
-
-    - ``"class"``: ``(B,)`` long class indices;
-    - ``"multilabel"``: ``(B, C)`` float multi-hot;
-    - ``"float"``: ``(B,)`` float targets;
-    - ``"tags"``: ``(B, T)`` long tag indices, ``-100`` where no label is carried.
-
-    Every batch has ``input_ids``, ``attention_mask`` (bool) and ``token_type_ids``
-    (``(B, T)`` long, 0 for the first segment and 1 for the second of a pair); tagging
-    batches also have ``word_starts`` (``(B, T)`` bool, True at the sub-word that carries
-    each word's label).
+    ``label_type`` says what the data module must put in ``batch["labels"]`` (see
+    :class:`~mtl.contracts.LabelKind` for each kind's shape); the batch's other keys are
+    those of :class:`~mtl.contracts.TaskBatch`.
     """
 
-    label_type: ClassVar[str]
+    label_type: ClassVar[LabelKind]
     #: The metric to report first and to monitor, e.g. ``"accuracy"``.
     primary_metric: str
+    #: The tokenizer's special ids; see :meth:`set_special_ids`.
+    special_ids: SpecialIds = SpecialIds()
+
+    def set_special_ids(self, ids: SpecialIds) -> None:
+        """Take the tokenizer's special ids, handed in by the model after construction
+        (they come from the data, like ``in_dim`` and ``labels``). Until then a head has
+        the defaults, the ids of the tokenizers mtl trains. Heads that read or write token
+        ids (:class:`~mtl.heads.DenoisingHead`) use them."""
+        self.special_ids = ids
 
     def _set_metrics(self, metrics: Sequence[str], available: Mapping[str, object]) -> None:
         """Check the metric names against ``available``; the first is the primary one."""
@@ -55,11 +55,11 @@ class TaskHead(nn.Module):
         pooler = self._modules.get("pooler")
         return pooler is not None and pooler.mode == "pair"
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Logits (or predictions, for regression) for the batch."""
         raise NotImplementedError
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """Scalar loss, averaged over the examples (or labelled tokens) of the batch."""
         raise NotImplementedError
 
@@ -67,11 +67,11 @@ class TaskHead(nn.Module):
         """A fresh collection of this task's metrics, keyed by short names."""
         raise NotImplementedError
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """``(preds, target)`` in the form ``make_metrics()`` expects."""
         raise NotImplementedError
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[Any]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[Any]:
         """One readable prediction per example: a label name, a list of label names, a
         float, or one tag name per word."""
         raise NotImplementedError

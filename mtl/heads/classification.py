@@ -16,9 +16,10 @@ from torchmetrics.classification import (
     MulticlassMatthewsCorrCoef,
 )
 
+from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -56,7 +57,7 @@ class ClassificationHead(TaskHead):
         class_weights: one loss weight per label, or None for equal weights.
     """
 
-    label_type: ClassVar[str] = "class"
+    label_type: ClassVar[LabelKind] = LabelKind.CLASS
 
     def __init__(
         self,
@@ -90,11 +91,11 @@ class ClassificationHead(TaskHead):
         weights = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float)
         self.register_buffer("class_weights", weights, persistent=False)
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Class logits, ``(B, C)``."""
         return self.mlp(self.pooler(encoded, batch))  # (B, C)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """Mean cross-entropy against ``batch["labels"]`` ``(B,)``."""
         return F.cross_entropy(
             logits.float(),
@@ -108,11 +109,11 @@ class ClassificationHead(TaskHead):
         n = len(self.labels)
         return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Predicted class indices ``(B,)`` and targets ``(B,)``."""
         return logits.detach().argmax(dim=-1), batch["labels"]
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[str]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[str]:
         """The predicted label name per example."""
         return [self.labels[i] for i in logits.argmax(dim=-1).tolist()]
 

@@ -11,9 +11,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
+from mtl.contracts import IGNORE_INDEX, LabelKind, SpecialIds, TaskBatch
 from mtl.encoders.lstm import run_lstm
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.token_prediction import (
     METRICS,
     check_vocabulary,
@@ -36,6 +37,8 @@ class DenoisingHead(TaskHead):
     (``[CLS] ... [SEP]``, ``-100`` padding). The decoder starts from a projection of the
     pooled state, reads ``labels[:, :-1]`` and predicts ``labels[:, 1:]``. Metrics over
     the predicted positions: ``"accuracy"`` (token accuracy) and ``"perplexity"``.
+    Generation starts from the tokenizer's ``cls`` id and stops at its ``sep`` id; the
+    decoder's embedding pads with its ``pad`` id (see :meth:`set_special_ids`).
 
     Args:
         in_dim: the encoder's ``out_dim``.
@@ -51,7 +54,7 @@ class DenoisingHead(TaskHead):
         metrics: metric names, see above; the first is primary.
     """
 
-    label_type: ClassVar[str] = "sequence"
+    label_type: ClassVar[LabelKind] = LabelKind.SEQUENCE
 
     def __init__(
         self,
@@ -71,9 +74,7 @@ class DenoisingHead(TaskHead):
         self._set_metrics(metrics, METRICS)
         self.labels = list(labels)
         self.cell = cell
-        self.start_id = self.labels.index("[CLS]") if "[CLS]" in self.labels else 0
-        self.stop_id = self.labels.index("[SEP]") if "[SEP]" in self.labels else 0
-        self.embedding = nn.Embedding(len(labels), embed_dim, padding_idx=0)
+        self.embedding = nn.Embedding(len(labels), embed_dim, padding_idx=self.special_ids.pad)
         self.init_state = nn.Linear(in_dim, hidden_dim)
         self.rnn = (nn.GRU if cell == "gru" else nn.LSTM)(embed_dim, hidden_dim, batch_first=True)
         self.query = nn.Linear(hidden_dim, in_dim, bias=False)
@@ -85,13 +86,23 @@ class DenoisingHead(TaskHead):
         else:
             self.out = nn.Linear(hidden_dim + in_dim, len(labels))
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def set_special_ids(self, ids: SpecialIds) -> None:
+        """Keep ``ids``; the decoder's embedding takes ``ids.pad`` as its padding row (zero,
+        never trained)."""
+        super().set_special_ids(ids)
+        if ids.pad != self.embedding.padding_idx:
+            self.embedding.padding_idx = ids.pad
+            with torch.no_grad():
+                self.embedding.weight[ids.pad].zero_()
+
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Vocabulary logits ``(N, V)`` at the N labelled positions of ``labels[:, 1:]``
         (row-major) under teacher forcing; without labels (prediction), greedy decoding
         up to the input length + 2, ``(B, S, V)``."""
         if "labels" not in batch:
             return self.generate(encoded, batch["input_ids"].shape[1] + 2)
-        previous = batch["labels"][:, :-1].clamp_min(0)  # (B, T'-1), -100 padding -> id 0
+        previous = batch["labels"][:, :-1]  # (B, T'-1)
+        previous = previous.masked_fill(previous == IGNORE_INDEX, self.special_ids.pad)  # -100 padding -> pad id
         states, _ = self._recur(self.dropout(self.embedding(previous)), self._initial(encoded))  # (B, T'-1, H)
         return self._logits(states, encoded, labelled(batch["labels"][:, 1:]))  # (N, V)
 
@@ -118,9 +129,9 @@ class DenoisingHead(TaskHead):
 
     @torch.no_grad()
     def generate(self, encoded: EncoderOutput, max_length: int) -> Tensor:
-        """Greedy decoding from ``[CLS]``: logits ``(B, S, V)`` of each generated step."""
+        """Greedy decoding from ``[CLS]`` (the ``cls`` id): logits ``(B, S, V)`` of each generated step."""
         B = encoded.pooled.shape[0]
-        token = torch.full((B, 1), self.start_id, dtype=torch.long, device=encoded.pooled.device)  # (B, 1)
+        token = torch.full((B, 1), self.special_ids.cls, dtype=torch.long, device=encoded.pooled.device)  # (B, 1)
         state, steps = self._initial(encoded), []
         for _ in range(max_length - 1):
             output, state = self._recur(self.embedding(token), state)  # (B, 1, H)
@@ -129,21 +140,23 @@ class DenoisingHead(TaskHead):
             token = logits.argmax(dim=-1)  # (B, 1)
         return torch.cat(steps, dim=1)  # (B, S, V)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return token_loss(logits, batch["labels"][:, 1:])
 
     def make_metrics(self) -> MetricCollection:
         return token_metrics(self.metric_names, len(self.labels))
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Logits ``(N, V)`` and original ids ``(N,)`` at every target position."""
         return labelled_tokens(logits, batch["labels"][:, 1:])
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
-        """The reconstructed tokens of each example, up to (without) the first ``[SEP]``."""
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
+        """The reconstructed tokens of each example, up to (without) the first ``[SEP]`` (the
+        ``sep`` id)."""
+        stop_id = self.special_ids.sep
         keep = labelled(batch["labels"][:, 1:]) if "labels" in batch else None  # (B, S)
-        ids = logits.argmax(dim=-1) if keep is None else scatter_ids(logits, keep, fill=self.stop_id)  # (B, S)
-        stop = (ids == self.stop_id).int().cumsum(dim=1) > 0  # (B, S) True from the first [SEP] on
+        ids = logits.argmax(dim=-1) if keep is None else scatter_ids(logits, keep, fill=stop_id)  # (B, S)
+        stop = (ids == stop_id).int().cumsum(dim=1) > 0  # (B, S) True from the first [SEP] on
         if keep is not None:
             stop |= ~keep
         return token_strings(ids, self.labels, ~stop)

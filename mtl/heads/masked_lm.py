@@ -8,9 +8,10 @@ from typing import ClassVar
 from torch import Tensor
 from torchmetrics import MetricCollection
 
+from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.token_prediction import (
     METRICS,
@@ -41,7 +42,7 @@ class MaskedLMHead(TaskHead):
         metrics: metric names, see above; the first is primary.
     """
 
-    label_type: ClassVar[str] = "masked_tokens"
+    label_type: ClassVar[LabelKind] = LabelKind.MASKED_TOKENS
 
     def __init__(
         self,
@@ -58,7 +59,7 @@ class MaskedLMHead(TaskHead):
         self.labels = list(labels)
         self.mlp = MLP(in_dim, len(labels), hidden_dim, 1, activation, dropout)
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Vocabulary logits at the masked positions, ``(N, V)``, when the batch has labels
         (about 15% of the tokens: the ``V``-wide projection is skipped elsewhere);
         at every token, ``(B, T, V)``, for prediction."""
@@ -66,18 +67,18 @@ class MaskedLMHead(TaskHead):
             return self.mlp(encoded.hidden[labelled(batch["labels"])])  # (N, D) -> (N, V)
         return self.mlp(encoded.hidden)  # (B, T, D) -> (B, T, V)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         return token_loss(logits, batch["labels"])
 
     def make_metrics(self) -> MetricCollection:
         return token_metrics(self.metric_names, len(self.labels))
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Logits ``(N, V)`` and original ids ``(N,)`` at the masked positions."""
         return labelled_tokens(logits, batch["labels"])
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """The predicted token at every masked position (every real token when the batch
         has no labels)."""
         keep = labelled(batch["labels"]) if "labels" in batch else batch["attention_mask"].bool()  # (B, T)
-        return token_strings(scatter_ids(logits, keep, fill=0), self.labels, keep)
+        return token_strings(scatter_ids(logits, keep, fill=self.special_ids.pad), self.labels, keep)

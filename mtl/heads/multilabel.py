@@ -10,9 +10,10 @@ from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MultilabelAccuracy, MultilabelExactMatch, MultilabelF1Score
 
+from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -43,7 +44,7 @@ class MultiLabelHead(TaskHead):
         metrics: metric names, see above.
     """
 
-    label_type: ClassVar[str] = "multilabel"
+    label_type: ClassVar[LabelKind] = LabelKind.MULTILABEL
 
     def __init__(
         self,
@@ -71,11 +72,11 @@ class MultiLabelHead(TaskHead):
         self.pooler = Pooler(in_dim, pooling)
         self.mlp = MLP(self.pooler.out_dim, len(labels), hidden_dim, 1, activation, dropout)
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Per-label logits, ``(B, C)``."""
         return self.mlp(self.pooler(encoded, batch))  # (B, C)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """BCE with logits against the multi-hot ``batch["labels"]`` ``(B, C)``, averaged
         over all example-label pairs."""
         return F.binary_cross_entropy_with_logits(logits.float(), batch["labels"].float())
@@ -85,12 +86,12 @@ class MultiLabelHead(TaskHead):
         n = len(self.labels)
         return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Thresholded 0/1 predictions ``(B, C)`` and the multi-hot targets ``(B, C)``, long."""
         preds = (logits.detach().sigmoid() > self.threshold).long()  # (B, C)
         return preds, batch["labels"].long()
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """The predicted label names per example, in label order."""
         chosen = (logits.sigmoid() > self.threshold).tolist()  # (B, C) bools
         return [[label for label, on in zip(self.labels, row) if on] for row in chosen]

@@ -7,8 +7,8 @@ from typing import Literal, get_args
 import torch
 from torch import Tensor, nn
 
+from mtl.contracts import TaskBatch
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch
 
 Pooling = Literal["encoder", "mean", "max", "first", "pair"]
 _MODES: tuple[str, ...] = get_args(Pooling)
@@ -47,7 +47,7 @@ class Pooler(nn.Module):
         self.mode = mode
         self.out_dim = 4 * in_dim if mode == "pair" else in_dim
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Pooled features, ``(B, out_dim)``."""
         hidden, mask = encoded.hidden, encoded.mask  # (B, T, D), (B, T)
         if self.mode == "encoder":
@@ -63,7 +63,7 @@ class Pooler(nn.Module):
             return hidden[torch.arange(hidden.size(0), device=hidden.device), first]  # (B, D)
         return self._pair(hidden, mask, batch)
 
-    def _pair(self, hidden: Tensor, mask: Tensor, batch: Batch) -> Tensor:
+    def _pair(self, hidden: Tensor, mask: Tensor, batch: TaskBatch) -> Tensor:
         if "token_type_ids" not in batch:
             raise KeyError(
                 "Pooler(mode='pair'): the batch has no 'token_type_ids'; pair pooling needs "

@@ -9,9 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanSquaredError, Metric, MetricCollection, PearsonCorrCoef, SpearmanCorrCoef
 
+from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -39,7 +40,7 @@ class RegressionHead(TaskHead):
         loss: ``"mse"`` or ``"huber"``.
     """
 
-    label_type: ClassVar[str] = "float"
+    label_type: ClassVar[LabelKind] = LabelKind.FLOAT
 
     def __init__(
         self,
@@ -61,11 +62,11 @@ class RegressionHead(TaskHead):
         self.pooler = Pooler(in_dim, pooling)
         self.mlp = MLP(self.pooler.out_dim, 1, hidden_dim, 1, activation, dropout)
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Predicted values, ``(B,)``."""
         return self.mlp(self.pooler(encoded, batch)).squeeze(-1)  # (B, 1) -> (B,)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """Mean MSE or Huber loss against ``batch["labels"]`` ``(B,)``."""
         target = batch["labels"].float()
         if self.loss_name == "huber":
@@ -76,11 +77,11 @@ class RegressionHead(TaskHead):
         """Fresh metrics, keyed by the names given in ``metrics``."""
         return MetricCollection({m: _METRICS[m]() for m in self.metric_names})
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Predictions ``(B,)`` and targets ``(B,)``, both float."""
         return logits.detach().float(), batch["labels"].float()
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[float]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[float]:
         """The predicted value per example."""
         return [float(x) for x in logits.tolist()]
 

@@ -11,13 +11,12 @@ from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from mtl.contracts import IGNORE_INDEX, LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import Batch, TaskHead
+from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
 from mtl.heads.word_bytes import WordBytesCNN
-
-IGNORE_INDEX = -100
 
 _METRICS: dict[str, Callable[[int], Metric]] = {
     "accuracy": lambda n: MulticlassAccuracy(num_classes=n, average="micro"),
@@ -48,7 +47,7 @@ class TaggingHead(TaskHead):
             vocabulary splits or never saw. 0 (default) for none.
     """
 
-    label_type: ClassVar[str] = "tags"
+    label_type: ClassVar[LabelKind] = LabelKind.TAGS
 
     def __init__(
         self,
@@ -74,7 +73,7 @@ class TaggingHead(TaskHead):
         self.word_bytes = WordBytesCNN(word_features) if word_features > 0 else None
         self.mlp = MLP(in_dim + word_features, len(labels), hidden_dim, 1, activation, dropout)
 
-    def forward(self, encoded: EncoderOutput, batch: Batch) -> Tensor:
+    def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Per-token tag logits, ``(B, T, C)``."""
         hidden = encoded.hidden  # (B, T, D)
         if self.word_bytes is not None:
@@ -87,7 +86,7 @@ class TaggingHead(TaskHead):
             hidden = torch.cat([hidden, spelled.to(hidden.dtype)], dim=-1)  # (B, T, D + F)
         return self.mlp(hidden)  # (B, T, C)
 
-    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+    def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """Mean cross-entropy over positions whose label is not ``-100``; zero (still
         attached to the graph) when the batch has no labelled position."""
         target = batch["labels"].reshape(-1)  # (B*T,)
@@ -101,14 +100,14 @@ class TaggingHead(TaskHead):
         n = len(self.labels)
         return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
 
-    def metric_inputs(self, logits: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+    def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
         """Predicted and true tag indices at the labelled positions, both ``(N,)``."""
         target = batch["labels"].reshape(-1)  # (B*T,)
         preds = logits.detach().argmax(dim=-1).reshape(-1)  # (B*T,)
         keep = target != IGNORE_INDEX
         return preds[keep], target[keep]
 
-    def decode(self, logits: Tensor, batch: Batch) -> list[list[str]]:
+    def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """Per example, the predicted tag name of each word, in order (read at the
         positions where ``batch["word_starts"]`` is True)."""
         if "word_starts" not in batch:

@@ -12,7 +12,7 @@ from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import Perplexity
 
-IGNORE_INDEX = -100
+from mtl.contracts import IGNORE_INDEX
 
 
 class TokenPerplexity(Perplexity):

@@ -1,7 +1,7 @@
 """A word's spelling as features: a CNN over the UTF-8 bytes of each word.
 
 Tagging data carries ``word_bytes``: at the first sub-word of every word, the word's
-bytes (+1, so 0 is padding), its first ``WORD_BYTES_HEAD`` and last ``WORD_BYTES_TAIL``
+bytes (+1, so 0 is padding: ``NO_BYTE``), its first ``WORD_BYTES_HEAD`` and last ``WORD_BYTES_TAIL``
 bytes when it is longer (see :mod:`mtl.data.encoding`). Suffixes, capitals, digits and
 hyphens tell a word's part of speech even when the word itself was never seen in training.
 """
@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-NUM_BYTES = 257  # 256 byte values + padding (0)
+from mtl.contracts import NO_BYTE
+
+NUM_BYTES = 257  # 256 byte values + padding (NO_BYTE)
 
 
 class WordBytesCNN(nn.Module):
@@ -33,17 +35,17 @@ class WordBytesCNN(nn.Module):
                 f"({len(kernel_sizes)}: {list(kernel_sizes)})"
             )
         self.dim = dim
-        self.embedding = nn.Embedding(NUM_BYTES, byte_dim, padding_idx=0)
+        self.embedding = nn.Embedding(NUM_BYTES, byte_dim, padding_idx=NO_BYTE)
         per_kernel = dim // len(kernel_sizes)
         self.convs = nn.ModuleList(nn.Conv1d(byte_dim, per_kernel, k, padding=k - 1) for k in kernel_sizes)
 
     def forward(self, word_bytes: Tensor) -> Tensor:
-        """``(B, T, C)`` byte ids (0 = padding) -> ``(B, T, dim)``; zeros where a position
+        """``(B, T, C)`` byte ids (``NO_BYTE`` = padding) -> ``(B, T, dim)``; zeros where a position
         holds no word (later sub-words, special tokens, padding)."""
         b, t, c = word_bytes.shape
         flat = word_bytes.reshape(b * t, c)  # (N, C)
         x = self.embedding(flat).transpose(1, 2)  # (N, E, C)
         features = [torch.relu(conv(x)).amax(dim=-1) for conv in self.convs]  # each (N, dim / K)
         out = torch.cat(features, dim=-1)  # (N, dim)
-        has_word = (flat != 0).any(dim=-1, keepdim=True)  # (N, 1)
+        has_word = (flat != NO_BYTE).any(dim=-1, keepdim=True)  # (N, 1)
         return (out * has_word).reshape(b, t, self.dim)  # (B, T, dim)

@@ -13,7 +13,7 @@ from jsonargparse import ArgumentParser
 from tokenizers import Tokenizer
 from torch import Tensor
 
-from mtl.data.tokenizer import UNK, load_tokenizer
+from mtl.data.tokenizer import UNK, load_tokenizer, special_ids
 from mtl.encoders.base import Encoder
 from mtl.transfer.advisor import Advice, Measures, Thresholds, recommend
 from mtl.transfer.errors import TransferError
@@ -36,7 +36,8 @@ def pooled_representations(encoder: Encoder, tokenizer: Tokenizer, texts: list[s
     """The encoder's pooled vectors of ``texts``, ``(N, D)``, in eval mode."""
     tokenizer = Tokenizer.from_str(tokenizer.to_str())
     tokenizer.enable_truncation(max_length)
-    tokenizer.enable_padding(pad_id=0)
+    pad = special_ids(tokenizer).pad
+    tokenizer.enable_padding(pad_id=pad, pad_token=tokenizer.id_to_token(pad))
     training, device = encoder.training, next(encoder.parameters()).device
     encoder.eval()
     out = []

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datasets
 import torch
 
+from mtl.contracts import IGNORE_INDEX
 from mtl.data.collate import collate, pad, pad_words
-from mtl.data.encoding import IGNORE_INDEX
 
 
 def test_pad_right_pads_to_the_longest_row() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import random
 
-from mtl.data.corruption import IGNORE_INDEX, Corruption, corrupt_for_denoising, mask_for_mlm
+from mtl.contracts import IGNORE_INDEX
+from mtl.data.corruption import Corruption, corrupt_for_denoising, mask_for_mlm
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.data.task import Task
 

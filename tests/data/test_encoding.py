@@ -12,7 +12,8 @@ import datasets
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from mtl.data.encoding import IGNORE_INDEX, InputEncoder, encode_split, word_bytes
+from mtl.contracts import IGNORE_INDEX
+from mtl.data.encoding import InputEncoder, encode_split, word_bytes
 from mtl.data.errors import DataError
 from mtl.data.source import infer_labels
 from mtl.data.task import Task

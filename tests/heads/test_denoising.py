@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from mtl import LSTMEncoder, MultiTaskDataModule, MultiTaskModule, Task
+from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import Corruption
 from mtl.data.tokenizer import TokenizerSpec
 from mtl.heads import DenoisingHead, MaskedLMHead
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.token_prediction import IGNORE_INDEX
 
 
 def _data(tiny_corpus: dict[str, str] | None, kind: str, corruption: Corruption) -> MultiTaskDataModule:
