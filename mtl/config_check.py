@@ -16,16 +16,14 @@ import difflib
 import functools
 import importlib
 import inspect
-import re
 import sys
-import types
-import typing
-from collections import abc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import yaml
+
+from mtl.config_signatures import declared_classes, inner_classes, parameters, section_classes, subclass_named, subclasses
 
 #: Keys that jsonargparse gives a meaning of its own inside a ``class_path`` mapping.
 _CLASS_KEYS = {"class_path", "init_args", "dict_kwargs"}
@@ -141,10 +139,10 @@ def _class_path_problem(key: str, value: str) -> str | None:
     """What is wrong with ``key = value`` (a ``class_path``), or None. A name without a module
     is what the argument parser accepts too: a subclass of the type ``key`` declares."""
     if "." not in value:
-        declared = _declared_classes(key)
-        if any(_subclass_named(cls, value) is not None for cls in declared):
+        declared = declared_classes(key)
+        if any(subclass_named(cls, value) is not None for cls in declared):
             return None
-        names = sorted({c.__name__ for cls in declared for c in _subclasses(cls) if not inspect.isabstract(c)})
+        names = sorted({c.__name__ for cls in declared for c in subclasses(cls) if not inspect.isabstract(c)})
         close = difflib.get_close_matches(value, names, n=1)
         hint = f"; did you mean {close[0]}?" if close else f"; known: {names}" if names else ""
         return f"{key} = {value!r} names no known class (give the full import path, e.g. mtl.heads.TaggingHead){hint}"
@@ -182,7 +180,7 @@ def _import(value: str, declared: Any = None) -> Any:
     if not isinstance(value, str):
         return None
     if "." not in value:
-        return _subclass_named(declared, value) if inspect.isclass(declared) else None
+        return subclass_named(declared, value) if inspect.isclass(declared) else None
     if _import_problem(value):
         return None
     module_name, _, attribute = value.rpartition(".")
@@ -202,60 +200,13 @@ def _suggestion(value: str) -> str:
     return f"; {module_name} provides {sorted(names)}" if names else ""
 
 
-def _declared_classes(key: str) -> list[type]:
-    """The classes a ``class_path`` at ``key`` (``model.balancer.class_path``,
-    ``trainer.logger[0].class_path``, ``model.heads.sst2.class_path``) may name a subclass
-    of, read from the signatures of the config's sections; [] when it cannot be told."""
-    parts = [p for p in re.sub(r"\[\d+\]", "", key).split(".") if p not in ("class_path", "init_args")]
-    section = _sections().get(parts[0]) if parts else None
-    classes, rest = ([section] if section is not None else []), parts[1:]
-    while classes and rest:
-        options = [o for c in classes for o in _union_members((_parameters(c) or {}).get(rest[0]))]
-        keyed = len(rest) > 1 and any(typing.get_origin(o) in (dict, abc.Mapping) for o in options)
-        specs = [_inner_classes(o).get("value" if keyed else "self") or _inner_classes(o).get("item") for o in options]
-        classes = [spec[0] for spec in specs if spec and inspect.isclass(spec[0]) and spec[0] is not object]
-        rest = rest[2:] if keyed else rest[1:]  # a dict of classes: the part after it is a key
-    return classes
 
 
-def _subclasses(cls: type) -> list[type]:
-    """``cls`` and every (imported) subclass of it."""
-    found, todo = [], [cls]
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.append(current)
-            todo += current.__subclasses__()
-    return found
 
 
-def _subclass_named(cls: type, name: str) -> type | None:
-    matches = [c for c in _subclasses(cls) if c.__name__ == name and not inspect.isabstract(c)]
-    return matches[0] if len(matches) == 1 else None
 
 
 # -- misspelt keys ----------------------------------------------------------------------
-def _sections() -> dict[str, type]:
-    """The top-level sections of an ``mtl fit|validate|test|predict`` config and the class
-    whose arguments each takes (see :class:`mtl.cli.MultiTaskCLI`)."""
-    from lightning.pytorch import Trainer
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable
-    from mtl.data.datamodule import MultiTaskDataModule
-    from mtl.module import MultiTaskModule
-
-    return {
-        "model": MultiTaskModule,
-        "data": MultiTaskDataModule,
-        "trainer": Trainer,
-        "checkpoint": ModelCheckpoint,
-        "results": ResultsTable,
-        "predictions": PredictionWriter,
-        "plots": BalancerPlots,
-    }
-
-
 @dataclasses.dataclass
 class _Place:
     """Where a mapping is in the file, for the message."""
@@ -271,13 +222,13 @@ class _Place:
 def unknown_key_errors(path: Path, root: yaml.Node) -> list[str]:
     """One message per key in the file that its class does not take, e.g.
     ``typo.yaml:7: task 'sst2' (data.tasks[0]): unknown key 'lable'; did you mean 'label'?
-    (Task takes: ...)``. Checked: the sections of :func:`_sections`, the mappings that
+    (Task takes: ...)``. Checked: the sections of :func:`~mtl.config_signatures.section_classes`, the mappings that
     name a ``class_path`` and the dataclasses (a task, its corruption, the tokenizer).
     Keys of anything else are left to the argument parser."""
     if not isinstance(root, yaml.MappingNode):
         return []
     errors: list[str] = []
-    sections = _sections()
+    sections = section_classes()
     for key_node, value_node in _pairs(root):
         cls = sections.get(key_node.value)
         if cls is not None and isinstance(value_node, yaml.MappingNode):
@@ -314,7 +265,7 @@ def _check_value(node: yaml.Node, cls: Any, supplied: int, place: _Place, errors
 def _check_keys(pairs: list[tuple[yaml.Node, yaml.Node]], cls: Any, supplied: int, place: _Place, errors: list[str]) -> None:
     """The keys of a mapping of ``cls``'s arguments (less the first ``supplied``, which a
     factory's caller passes), and the values that hold other classes."""
-    params = _parameters(cls)
+    params = parameters(cls)
     if params is None:
         return
     params = dict(list(params.items())[supplied:])
@@ -325,7 +276,7 @@ def _check_keys(pairs: list[tuple[yaml.Node, yaml.Node]], cls: Any, supplied: in
         if key not in params:
             errors.append(_unknown(key, params, cls, place, key_node.start_mark.line + 1))
             continue
-        inner = _inner_classes(params[key])
+        inner = inner_classes(params[key])
         if isinstance(value_node, yaml.SequenceNode) and "item" in inner:
             tasks = cls.__name__ == "MultiTaskDataModule" and key == "tasks"
             for i, item in enumerate(value_node.value):
@@ -359,70 +310,14 @@ def _scalar(node: yaml.Node) -> Any:
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
-def _parameters(cls: Any) -> dict[str, Any] | None:
-    """Argument name -> type hint of what builds ``cls``, in order; None when it takes
-    ``**kwargs`` (any key may be right) or cannot be inspected."""
-    if dataclasses.is_dataclass(cls) and inspect.isclass(cls):
-        hints = _hints(cls)
-        return {f.name: hints.get(f.name) for f in dataclasses.fields(cls) if f.init}
-    target = cls.__init__ if inspect.isclass(cls) else cls
-    try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
-        return None
-    params = [p for p in signature.parameters.values() if p.name != "self"]
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    hints = _hints(target)
-    return {p.name: hints.get(p.name) for p in params if p.kind is not p.VAR_POSITIONAL}
 
 
-def _hints(target: Any) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(target)
-    except Exception:  # unresolvable annotations: check the names only
-        return {}
 
 
-def _inner_classes(hint: Any) -> dict[str, tuple[Any, int]]:
-    """What the parts of a value of type ``hint`` are checked against, as (class, number
-    of arguments its factory is called with): ``self`` for the value itself, ``item`` for
-    list items, ``value`` for dict values."""
-    found: dict[str, tuple[Any, int]] = {}
-    for option in _union_members(hint):
-        origin, args = typing.get_origin(option), typing.get_args(option)
-        if origin in (list, tuple, abc.Sequence, abc.Iterable) and args:
-            spec = _class_spec(args[0])
-            if spec is not None:
-                found.setdefault("item", spec)
-        elif origin in (dict, abc.Mapping) and len(args) == 2:
-            spec = _class_spec(args[1])
-            if spec is not None:
-                found.setdefault("value", spec)
-        else:
-            spec = _class_spec(option)
-            if spec is not None:
-                found.setdefault("self", spec)
-    return found
 
 
-def _union_members(hint: Any) -> list[Any]:
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        return [a for a in typing.get_args(hint) if a is not type(None)]
-    return [hint] if hint is not None else []
 
 
-def _class_spec(hint: Any) -> tuple[Any, int] | None:
-    """(class, arguments its factory supplies) for a class, a dataclass or a factory
-    ``Callable[[int, list[str]], TaskHead]``; None for plain values."""
-    for option in _union_members(hint):
-        if typing.get_origin(option) is abc.Callable:
-            args = typing.get_args(option)
-            supplied = len(args[0]) if args and isinstance(args[0], list) else 0
-            return (args[-1] if args and inspect.isclass(args[-1]) else object), supplied
-        if inspect.isclass(option) and option not in (str, int, float, bool, dict, list, tuple):
-            return option, 0
-    return None
 
 
 # -- heads and tasks --------------------------------------------------------------------
