@@ -10,19 +10,20 @@ from typing import Any
 import datasets
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_only
 from filelock import FileLock
 from tokenizers import Tokenizer
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
-from mtl.contracts import SpecialIds, TaskBatch
-from mtl.data.bucketing import sorted_batches
-from mtl.data.collate import collate
+from mtl.contracts import SpecialIds
 from mtl.data.encoding import InputEncoder, encode_split
 from mtl.data.errors import DataError
-from mtl.data.loader import MultiTaskTrainLoader, StepPlan, own_generator
+from mtl.data.evaluation_loaders import (
+    check_every_process_evaluates,
+    evaluation_loaders,
+)
+from mtl.data.loader import MultiTaskTrainLoader, StepPlan
+from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
 from mtl.data.sampling import SamplingStrategy, TaskSampler
-from mtl.data.shard_sampler import ShardSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
 from mtl.data.tokenizer import (
@@ -38,7 +39,6 @@ from mtl.data.tokenizer import (
 )
 
 log = logging.getLogger(__name__)
-warn = rank_zero_only(log.warning)
 
 PREDICT_TASK = "predict"
 
@@ -318,40 +318,12 @@ class MultiTaskDataModule(L.LightningDataModule):
     def _encode_predict_file(self) -> datasets.Dataset:
         if self.predict_file is None:
             raise DataError("no inputs to predict; set data.predict_file to a .jsonl, .csv/.tsv or .txt file")
-        path = Path(self.predict_file)
-        if not path.is_file():
-            raise DataError(f"data.predict_file {str(path)!r} does not exist")
-        suffix = path.suffix.lower()
-        kind = "json" if suffix in (".jsonl", ".json") else "csv" if suffix in (".csv", ".tsv") else "text"
-        expected = {
-            "json": "one JSON object per line",
-            "csv": "a header row, then one input per row",
-            "text": "one input per line",
-        }[kind]
-        if path.stat().st_size == 0:
-            raise DataError(f"data.predict_file {str(path)!r} is empty; it needs {expected}")
-        options = {"delimiter": "\t" if suffix == ".tsv" else ","} if kind == "csv" else {}
-        try:
-            rows = datasets.load_dataset(kind, data_files=str(path), split="train", **options)
-        except Exception as error:  # the loaders' errors name neither the file nor the cause
-            cause = error.__cause__ or error
-            raise DataError(
-                f"data.predict_file {str(path)!r} cannot be read as {kind} ({type(cause).__name__}: {cause}); "
-                f"it needs {expected}"
-            ) from error
-        if len(rows) == 0:
-            raise DataError(f"data.predict_file {str(path)!r} holds no inputs; it needs {expected}")
-        for column in [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else []):
-            if column not in rows.column_names:
-                raise DataError(
-                    f"data.predict_file {str(path)!r} has no column {column!r}; its columns are {rows.column_names} "
-                    f"(set data.predict_text / data.predict_text_pair)"
-                )
-        self.predict_rows = rows
+        columns = [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else [])
+        self.predict_rows = rows = read_predict_inputs(Path(self.predict_file), columns)
         limit, limited_by = self._predict_limit()
         encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit)
         encoded = rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
-        self._warn_about_inputs(encoded, path, limit, limited_by)
+        say_what_inputs_lose(encoded, Path(self.predict_file), columns, limit, limited_by)
         return encoded
 
     def _predict_limit(self) -> tuple[int | None, str]:
@@ -363,33 +335,6 @@ class MultiTaskDataModule(L.LightningDataModule):
             if getattr(encoder, "max_length", None):
                 limits.append((encoder.max_length, f"the {type(encoder).__name__}'s max_positions"))
         return min(limits) if limits else (None, "")
-
-    def _warn_about_inputs(self, encoded: datasets.Dataset, path: Path, limit: int | None, limited_by: str) -> None:
-        """Blank inputs get no prediction, inputs longer than ``limit`` are cut: both are
-        said, naming the lines (their output records carry a ``note``)."""
-        text_file = path.suffix.lower() not in (".jsonl", ".json", ".csv", ".tsv")
-        unit = "line" if text_file else "row"
-
-        def where(rows: list[int]) -> str:
-            shown = ", ".join(str(i + 1) for i in rows[:20]) + (f" and {len(rows) - 20} more" if len(rows) > 20 else "")
-            return f"{unit}{'s' if len(rows) > 1 else ''} {shown}"
-
-        blank = [i for i, b in enumerate(encoded["blank"]) if b]
-        columns = [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else [])
-        if len(blank) == len(encoded):
-            raise DataError(f"data.predict_file {str(path)!r} has no text in column(s) {columns} of any {unit}")
-        if blank:
-            warn(
-                "data.predict_file %r: %s blank (column(s) %s); they get no prediction (null values and a note)",
-                str(path), f"{where(blank)} {'are' if len(blank) > 1 else 'is'}", columns,
-            )  # fmt: skip
-        cut = [i for i, (n, k) in enumerate(zip(encoded["words"], encoded["words_read"])) if k < n]
-        if cut:
-            warn(
-                "data.predict_file %r: %s longer than the %d sub-word tokens the model reads (%s); predictions come "
-                "from the words before the cut, the words after it get null tags, and the output says so in 'truncated'",
-                str(path), f"{where(cut)} {'are' if len(cut) > 1 else 'is'}", limit, limited_by,
-            )  # fmt: skip
 
     # -- loaders -----------------------------------------------------------------------
     def train_dataloader(self) -> MultiTaskTrainLoader:
@@ -444,31 +389,12 @@ class MultiTaskDataModule(L.LightningDataModule):
         return encoded[role]
 
     def _eval_loaders(self, names: list[str], role: str) -> list[DataLoader]:
-        """One loader of length-sorted batches per task. Under DDP the batches of all the
-        tasks are dealt to the processes round-robin as one sequence (see
-        :class:`ShardSampler`), each batch to one process: every row is counted once, and
-        a process may get no batch of a small task (its loader is then empty) but always
-        some evaluation batch."""
+        """One loader of length-sorted batches per task (see :func:`evaluation_loaders`)."""
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
         splits = {name: self.encoded[name][role] if name == PREDICT_TASK else self._split(name, role) for name in names}
         if world > 1 and role != "predict":
-            _check_every_process_evaluates(splits, role, world)
-        loaders, offset = [], 0
-        for name, split in splits.items():
-            # Small splits get smaller batches: a split of at least `world` rows has a batch for every process.
-            size = max(1, min(self.eval_batch_size, len(split) // world))
-            dataset = _Batches(split, sorted_batches(split["length"], size), name, self.special_ids.pad)
-            loaders.append(
-                DataLoader(
-                    dataset,
-                    batch_size=None,
-                    sampler=ShardSampler(dataset, world, rank, offset) if world > 1 else None,
-                    num_workers=self.num_workers,
-                    generator=own_generator(self.seed),
-                )
-            )
-            offset += len(dataset)
-        return loaders
+            check_every_process_evaluates(splits, role, world)
+        return evaluation_loaders(splits, self.eval_batch_size, world, rank, self.special_ids.pad, self.num_workers, self.seed)
 
 
 def _lock_file(path: Path) -> Path:
@@ -477,30 +403,3 @@ def _lock_file(path: Path) -> Path:
     locks = cache_dir() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     return locks / f"{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}.lock"
-
-
-def _check_every_process_evaluates(splits: dict[str, datasets.Dataset], role: str, world: int) -> None:
-    """Every process must evaluate some batch: one without any skips the evaluation
-    loop, and with it the metrics' reduction that the others then wait in forever."""
-    rows = sum(len(split) for split in splits.values())
-    if rows < world:
-        sizes = ", ".join(f"{name}: {len(split)}" for name, split in splits.items())
-        raise DataError(
-            f"the {role} splits have {rows} rows in all ({sizes}) for {world} processes; every process needs at "
-            f"least one row to evaluate. Add {role} rows, or run on at most {rows} processes "
-            "(--trainer.devices, --trainer.num_nodes)"
-        )
-
-
-class _Batches(Dataset):
-    """Pre-formed evaluation batches (sorted by length); under DDP whole batches are
-    spread over the processes."""
-
-    def __init__(self, split: datasets.Dataset, batches: list[list[int]], task: str, pad_id: int) -> None:
-        self.split, self.batches, self.task, self.pad_id = split, batches, task, pad_id
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __getitem__(self, i: int) -> TaskBatch:
-        return collate(self.split[self.batches[i]], self.task, self.pad_id)
