@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import random
@@ -26,6 +25,8 @@ from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.evaluation import TaskEvaluation
 from mtl.heads.base import TaskHead
+from mtl.model import MultiTaskModel, TaskBatch
+from mtl.prediction import predict_records
 from mtl.param_groups import param_groups
 from mtl.schedule import Schedule, lr_factor
 from mtl.sharing.base import Alignment
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 EncoderFactory = Callable[[int], Encoder]
 HeadFactory = Callable[[int, list[str]], TaskHead]
-TaskBatch = dict[str, Any]
 
 
 class MultiTaskModule(L.LightningModule):
@@ -105,24 +105,22 @@ class MultiTaskModule(L.LightningModule):
                 f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
                 "give exactly one head per task, keyed by the task's name"
             )
-        self.alignment = alignment
         self.balancer = balancer if balancer is not None else Sum()
         shared = encoder(vocab_size)
         if transfer is not None:  # before soft sharing copies it
             transfer.load_encoder(shared)
-        if alignment is not None and alignment.needs_separate_encoders:
-            if self.balancer.needs_task_gradients:
-                raise ValueError(
-                    f"{type(self.balancer).__name__} balances gradients of shared parameters, but "
-                    f"{type(alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
-                )
-            names = list(task_labels)
-            self.encoder = None
-            self.encoders = nn.ModuleDict({n: shared if i == 0 else copy.deepcopy(shared) for i, n in enumerate(names)})
-        else:
-            self.encoder = shared
-            self.encoders = None
-        self.heads = nn.ModuleDict({name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels})
+        if alignment is not None and alignment.needs_separate_encoders and self.balancer.needs_task_gradients:
+            raise ValueError(
+                f"{type(self.balancer).__name__} balances gradients of shared parameters, but "
+                f"{type(alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
+            )
+        built = {name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels}
+        # The network's parts are registered here, under the names checkpoints have always
+        # used (``encoder.``, ``encoders.``, ``heads.``, ``alignment.``); the model object
+        # itself is not a registered child, so no parameter is saved twice.
+        object.__setattr__(self, "model", MultiTaskModel(shared, built, alignment))
+        self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
+        self.heads = self.model.heads
         self.transfer = transfer
         if transfer is not None:
             transfer.apply(self.task_encoders)
@@ -143,42 +141,20 @@ class MultiTaskModule(L.LightningModule):
     # -- forward -------------------------------------------------------------------------
     def encoder_for(self, task: str) -> Encoder:
         """The encoder ``task`` reads: the shared one, or its own under soft sharing."""
-        return self.encoder if self.encoders is None else self.encoders[task]
+        return self.model.encoder_for(task)
 
     @property
     def task_encoders(self) -> dict[str, Encoder]:
-        return {task: self.encoder_for(task) for task in self.heads}
-
-    def encode(self, batch: TaskBatch, task: str) -> EncoderOutput:
-        return self.encoder_for(task)(batch["input_ids"], batch["attention_mask"])
+        return self.model.task_encoders
 
     def forward(self, batch: TaskBatch, task: str) -> Tensor:
         """The logits of ``task`` for one of its batches."""
-        return self.heads[task](self.encode(batch, task), batch)
-
-    def encode_step(self, batch: dict[str, TaskBatch]) -> dict[str, EncoderOutput]:
-        """Encoder outputs of one step's task batches; tasks of one input ``group`` (same
-        rows, see :class:`mtl.data.loader.StepPlan`) reading the same encoder share a
-        single encoder pass."""
-        done: dict[tuple[str, int], EncoderOutput] = {}
-        outputs = {}
-        for task, b in batch.items():
-            key = (b.get("group", task), id(self.encoder_for(task)))
-            if key not in done:
-                done[key] = self.encode(b, task)
-            outputs[task] = done[key]
-        return outputs
-
-    def task_losses(self, batch: dict[str, TaskBatch]) -> tuple[dict[str, Tensor], dict[str, EncoderOutput]]:
-        encoded = self.encode_step(batch)
-        losses = {task: self.heads[task].loss(self.heads[task](encoded[task], b), b) for task, b in batch.items()}
-        return losses, encoded
+        return self.model(batch, task)
 
     def _alignment_penalty(self, encoded: dict[str, EncoderOutput]) -> Tensor | None:
-        if self.alignment is None:
-            return None
-        penalty = self.alignment(self.task_encoders, encoded)
-        self.log("train/alignment", penalty.detach(), on_step=True, on_epoch=True, batch_size=1)
+        penalty = self.model.alignment_penalty(encoded)
+        if penalty is not None:
+            self.log("train/alignment", penalty.detach(), on_step=True, on_epoch=True, batch_size=1)
         return penalty
 
     # -- training ------------------------------------------------------------------------
@@ -232,7 +208,7 @@ class MultiTaskModule(L.LightningModule):
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         if not self.automatic_optimization:
             return self._gradient_balanced_step(batch, batch_idx)
-        losses, encoded = self.task_losses(batch)
+        losses, encoded = self.model.task_losses(batch)
         if batch_idx % self.trainer.accumulate_grad_batches == 0:  # an update's first micro-batch
             self._balancer_state.save()
         total = self.balancer(losses)
@@ -286,7 +262,7 @@ class MultiTaskModule(L.LightningModule):
             )
         groups = [batch[t].get("group", t) for t in tasks]
         with self.task_gradients.capture_lookups() as lookups:
-            encoded = self.encode_step(batch)
+            encoded = self.model.encode_step(batch)
         lookup_of = dict(zip(dict.fromkeys(groups), lookups))
         representation = self.hparams.gradient_mode == "representation"
         if representation and len(set(groups)) > 1:
@@ -478,25 +454,8 @@ class MultiTaskModule(L.LightningModule):
 
     # -- prediction ----------------------------------------------------------------------
     def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
-        """Every task's decoded prediction for each input, with its row ``index``; blank
-        and cut inputs are marked (see :func:`mark_blank_and_cut_inputs`)."""
-        has_pair = bool((batch["token_type_ids"] == 1).any())
-        records: list[dict[str, Any]] = [{"index": int(i)} for i in batch["index"]]
-        encoded: dict[int, EncoderOutput] = {}  # one pass per distinct encoder
-        for task, head in self.heads.items():
-            if head.requires_text_pair and not has_pair:
-                continue
-            encoder = self.encoder_for(task)
-            if id(encoder) not in encoded:
-                encoded[id(encoder)] = encoder(batch["input_ids"], batch["attention_mask"])
-            logits = head(encoded[id(encoder)], batch)
-            for record, value in zip(records, head.decode(logits, batch)):
-                record[task] = value
-            if head.label_type == "class":
-                for record, p in zip(records, logits.softmax(-1).amax(-1).tolist()):
-                    record[f"{task}_probability"] = round(p, 4)
-        tagging = [task for task, head in self.heads.items() if head.label_type == "tags"]
-        return mark_blank_and_cut_inputs(records, batch, tagging)
+        """Every task's decoded prediction for each input (see :func:`mtl.prediction.predict_records`)."""
+        return predict_records(self.model, batch)
 
     # -- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -532,30 +491,6 @@ class MultiTaskModule(L.LightningModule):
             optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def mark_blank_and_cut_inputs(records: list[dict[str, Any]], batch: TaskBatch, tagging: list[str]) -> list[dict[str, Any]]:
-    """A blank input gets no prediction: null values and a ``note``. An input cut to the
-    length the model reads gets null tags for the words past the cut (one tag per word
-    still), a ``truncated`` field and a ``note``. Reads ``batch["blank"]``, ``["words"]``
-    and ``["words_read"]`` (see :class:`mtl.data.encoding.InputEncoder`) when present."""
-    blank = batch["blank"].tolist() if "blank" in batch else [0] * len(records)
-    words = batch["words"].tolist() if "words" in batch else [0] * len(records)
-    read = batch["words_read"].tolist() if "words_read" in batch else words
-    for record, is_blank, n, k in zip(records, blank, words, read):
-        if is_blank:
-            record.update({key: None for key in record if key != "index"})
-            record["note"] = "blank input: no prediction"
-        elif k < n:
-            for task in tagging:
-                if isinstance(record.get(task), list):
-                    record[task] = record[task] + [None] * (n - len(record[task]))
-            record["truncated"] = {"words": n, "words_read": k}
-            record["note"] = (
-                f"input longer than the model reads: predictions from its first {k} of {n} words, "
-                "the other words' tags are null"
-            )
-    return records
 
 
 def _loss_scaler(module: L.LightningModule) -> torch.amp.GradScaler | None:
