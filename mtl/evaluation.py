@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from mtl.balancers.distributed import sum_over_processes
+from mtl.training.distributed import sum_over_processes
 from mtl.heads.base import Batch, TaskHead
 
 STAGES = ("val", "test")

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from mtl.balancers.base import Weighting
-from mtl.balancers.distributed import mean_over_processes
+from mtl.training.distributed import mean_over_processes
 
 
 class FAMO(Weighting):
