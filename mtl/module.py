@@ -11,8 +11,8 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.weighting import Weighting
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.sum import Sum
 from mtl.encoders.base import Encoder
 from mtl.evaluation import TaskEvaluation
@@ -191,8 +191,8 @@ class MultiTaskModule(L.LightningModule):
             stop_gradient_sync(self.trainer.strategy)
 
     def on_train_epoch_end(self) -> None:
-        if isinstance(self.balancer, Weighting):
-            self.balancer.epoch_end()
+        if isinstance(self.step, LossWeightedStep):
+            self.step.epoch_end()
 
     @property
     def nonfinite_since(self) -> int | None:

@@ -1,13 +1,13 @@
 """Ways of combining the task losses (or their gradients) into one training signal."""
 
 from mtl.balancers.aligned_mtl import AlignedMTL
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 from mtl.balancers.cagrad import CAGrad
 from mtl.balancers.dbmtl import DBMTL
 from mtl.balancers.dwa import DynamicWeightAverage
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
 from mtl.balancers.imtl import IMTLG

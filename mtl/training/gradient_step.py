@@ -12,7 +12,7 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.model import MultiTaskModel
 from mtl.training.accumulation import GradientAccumulator
 from mtl.training.distributed import average_gradients, mean_over_processes

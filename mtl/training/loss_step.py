@@ -9,9 +9,9 @@ import lightning as L
 import torch
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 from mtl.model import MultiTaskModel
-from mtl.training.distributed import mean_over_processes
+from mtl.training.distributed import add_over_processes, global_losses, mean_over_processes
 from mtl.training.loss_scaler import loss_scaler
 from mtl.training.skipped_steps import BalancerState, NonfiniteSteps
 from mtl.training.step_logging import log_step, logged_alignment_penalty
@@ -37,7 +37,7 @@ class LossWeightedStep:
         losses, encoded = self.model.task_losses(batch)
         if batch_idx % module.trainer.accumulate_grad_batches == 0:  # an update's first micro-batch
             self.balancer_state.save()
-        total = self.balancer(losses)
+        total = self.balancer(losses, global_losses(losses)) if self.balancer.needs_global_losses else self.balancer(losses)
         penalty = logged_alignment_penalty(module, self.model, encoded)
         if penalty is not None:
             total = total + penalty
@@ -56,6 +56,10 @@ class LossWeightedStep:
         self.skipped.finite()
         log_step(module, batch, dict(zip(losses, check[:-1])), self.balancer.last_weights, check[-1])
         return total
+
+    def epoch_end(self) -> None:
+        """Ends the weighting's epoch with its running sums added up over processes."""
+        self.balancer.epoch_end(add_over_processes(self.balancer.epoch_sums()))
 
     def after_backward(self, module: L.LightningModule) -> None:
         """Drops the gradients of a skipped step; under fp16, puts the weighting's state
