@@ -20,7 +20,8 @@ from mtl.heads.base import TaskHead
 from mtl.model import MultiTaskModel, TaskBatch
 from mtl.param_groups import param_groups
 from mtl.prediction import predict_records
-from mtl.schedule import Schedule, lr_factor
+from mtl.optimization import OptimizerFactory, SchedulerFactory, default_optimizer, optimizer_steps, warmup_schedule
+from mtl.schedule import Schedule
 from mtl.sharing.base import Alignment
 from mtl.training.ddp import ignore_epoch_sync_advice, let_ddp_skip_idle_heads, stop_gradient_sync
 from mtl.training.gradient_step import GradientBalancedStep
@@ -54,11 +55,12 @@ class MultiTaskModule(L.LightningModule):
             :class:`mtl.sharing.ParameterDistance` (soft parameter sharing: one encoder per
             task, all starting from the same weights, pulled together) or
             :class:`mtl.sharing.RepresentationAlignment` (the tasks' representations).
-        grad_clip: clip the gradient norm to this value (works with every balancer;
-            ``trainer.gradient_clip_val`` works only with loss weighting).
-        lr: peak learning rate of AdamW.
-        weight_decay: AdamW weight decay, not applied to biases and normalisation weights.
-        betas: AdamW betas.
+        grad_clip: clip the gradient norm to this value. Works with every balancer, and
+            so does ``trainer.gradient_clip_val`` (for gradient balancers, which Lightning
+            does not clip under manual optimisation, the module takes it over).
+        lr: peak learning rate (of every parameter group, whatever the optimiser).
+        weight_decay: weight decay, not applied to biases and normalisation weights.
+        betas: AdamW betas (the default optimiser's).
         warmup: warm-up length; a fraction of all training steps when below 1, else steps.
         schedule: decay after warm-up: ``constant``, ``linear`` or ``cosine``.
         min_lr_ratio: the learning rate at the end of decay, relative to ``lr``.
@@ -69,6 +71,11 @@ class MultiTaskModule(L.LightningModule):
         task_labels: every task's label names (filled in from the data by the CLI).
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
             for which layers train (see :class:`mtl.transfer.Transfer`).
+        optimizer: the optimiser class and its options (``class_path: torch.optim.SGD``);
+            AdamW with ``lr``, ``weight_decay`` and ``betas`` by default. It receives the
+            parameter groups, which set every group's ``lr`` and ``weight_decay``.
+        lr_scheduler: a schedule stepped every optimiser step, in place of the warm-up
+            and decay set by ``warmup``, ``schedule`` and ``min_lr_ratio``.
     """
 
     def __init__(
@@ -89,9 +96,11 @@ class MultiTaskModule(L.LightningModule):
         vocab_size: int = 0,
         task_labels: dict[str, list[str]] | None = None,
         transfer: Transfer | None = None,
+        optimizer: OptimizerFactory | None = None,
+        lr_scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer"])  # plain values only: weights_only loads
+        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler"])  # plain values only: weights_only loads
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -117,7 +126,7 @@ class MultiTaskModule(L.LightningModule):
         object.__setattr__(self, "model", MultiTaskModel(shared, built, alignment))
         self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
         self.heads = self.model.heads
-        self.transfer = transfer
+        self.transfer, self.optimizer, self.lr_scheduler = transfer, optimizer, lr_scheduler
         if transfer is not None:
             transfer.apply(self.task_encoders)
         if isinstance(self.balancer, Weighting):
@@ -249,25 +258,11 @@ class MultiTaskModule(L.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         scales = self.transfer.lr_scales(self.task_encoders) if self.transfer is not None else None
-        optimizer = torch.optim.AdamW(
-            param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales), lr=hp.lr, betas=tuple(hp.betas)
-        )
-        total = self.trainer.estimated_stepping_batches
-        if getattr(self.step, "accumulate", 1) > 1 and self.trainer.max_epochs not in (None, -1):  # the module's own accumulation
-            total = min(total, self.trainer.max_epochs * math.ceil(self.trainer.num_training_batches / self.step.accumulate))
-        total = max(1, int(total))
-        warmup = int(hp.warmup * total) if hp.warmup < 1 else int(hp.warmup)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)
-        )
+        groups = param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales)
+        optimizer = self.optimizer(groups) if self.optimizer is not None else default_optimizer(groups, hp.lr, hp.betas)
+        if self.lr_scheduler is not None:
+            scheduler = self.lr_scheduler(optimizer)
+        else:
+            total = optimizer_steps(self.trainer, getattr(self.step, "accumulate", 1))
+            scheduler = warmup_schedule(optimizer, total, hp.warmup, hp.schedule, hp.min_lr_ratio)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def _loss_scaler(module: L.LightningModule) -> torch.amp.GradScaler | None:
-    """The fp16 loss scaler of the module's trainer, if any."""
-    return getattr(module.trainer.precision_plugin, "scaler", None)
-
-
-def _as_tuples(value: Any) -> Any:
-    """``random.setstate`` needs tuples where a checkpoint may hold lists."""
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
