@@ -3,7 +3,6 @@ balancer, the training step (:mod:`mtl.training`), evaluation and checkpoints.""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -228,18 +227,13 @@ class MultiTaskModule(L.LightningModule):
         self._log_metrics("test")
 
     def _log_metrics(self, stage: str) -> None:
-        """Every task's metrics, and ``<stage>/average``: the mean of the tasks' primary
-        metrics, NaN when any of them or any task's loss is NaN or infinite (a diverged
-        model has no score; the checkpoint callback never ranks it as best)."""
-        primary, finite = [], True
-        for task, values in self.evaluation.compute(stage).items():
+        """Every task's metrics, and ``<stage>/average`` (see :meth:`TaskEvaluation.average`)."""
+        results = self.evaluation.compute(stage)
+        for task, values in results.items():
             for name, value in values.items():
                 self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
-            primary.append(float(values[self.heads[task].primary_metric]))
-            finite = finite and bool(torch.isfinite(torch.as_tensor(values["loss"])))
-        if primary:
-            average = sum(primary) / len(primary)
-            self.log(f"{stage}/average", average if finite else math.nan, prog_bar=True)
+        if results:
+            self.log(f"{stage}/average", self.evaluation.average(results), prog_bar=True)
 
     def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
         """Every task's decoded prediction for each input (see :func:`mtl.prediction.predict_records`)."""
