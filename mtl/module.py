@@ -99,7 +99,13 @@ class MultiTaskModule(L.LightningModule):
         lr_scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler"])  # plain values only: weights_only loads
+        # Plain values only (weights_only loads): objects built in Python are left out. Built
+        # by the mtl command, the module is described by its config (class_path/init_args),
+        # kept whole so that load_from_checkpoint rebuilds it; not the transfer (the weights
+        # it started from are in the checkpoint, its source run need not exist any more).
+        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler"])
+        if "_instantiator" in self.hparams:  # LightningCLI's marker of hyper-parameters from a config
+            self.save_hyperparameters(ignore=["transfer"])
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
