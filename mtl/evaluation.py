@@ -10,8 +10,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from mtl.training.distributed import sum_over_processes
 from mtl.heads.base import Batch, TaskHead
+from mtl.training.distributed import sum_over_processes
 
 STAGES = ("val", "test")
 

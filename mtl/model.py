@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from torch import Tensor, nn
@@ -11,8 +12,11 @@ from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
 from mtl.sharing.base import Alignment
+from mtl.transfer.transfer import Transfer
 
 TaskBatch = dict[str, Any]
+EncoderFactory = Callable[[int], Encoder]
+HeadFactory = Callable[[int, list[str]], TaskHead]
 
 
 class MultiTaskModel(nn.Module):
@@ -36,6 +40,47 @@ class MultiTaskModel(nn.Module):
             self.encoder = encoder
             self.encoders = None
         self.heads = nn.ModuleDict(heads)
+
+    @classmethod
+    def build(
+        cls,
+        encoder: EncoderFactory,
+        heads: Mapping[str, HeadFactory],
+        vocab_size: int,
+        task_labels: dict[str, list[str]] | None,
+        alignment: Alignment | None = None,
+        transfer: Transfer | None = None,
+    ) -> MultiTaskModel:
+        """The model for the data's vocabulary and labels, from factories (see
+        :class:`mtl.module.MultiTaskModule`); a ``transfer`` loads the encoder (before soft
+        sharing copies it) and chooses the layers that train."""
+        if vocab_size < 1:
+            raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
+        if task_labels is None:
+            raise ValueError("task_labels must map every task to its label names (the CLI takes them from the data)")
+        if set(heads) != set(task_labels):
+            raise ValueError(
+                f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
+                "give exactly one head per task, keyed by the task's name"
+            )
+        shared = encoder(vocab_size)
+        if transfer is not None:
+            transfer.load_encoder(shared)
+        model = cls(shared, {name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels}, alignment)
+        if transfer is not None:
+            transfer.apply(model.task_encoders)
+        return model
+
+    def check_label_types(self, tasks: Mapping[str, Any]) -> None:
+        """Refuses a head that does not read its task's labels (``tasks``: name to
+        :class:`mtl.data.Task`)."""
+        for name, task in tasks.items():
+            head = self.heads[name]
+            if head.label_type != task.label_type:
+                raise ValueError(
+                    f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
+                    f"label_type {head.label_type!r}; choose a head for {task.type}"
+                )
 
     def encoder_for(self, task: str) -> Encoder:
         """The encoder ``task`` reads: the shared one, or its own under soft sharing."""

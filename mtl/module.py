@@ -3,23 +3,22 @@ balancer, the training step (:mod:`mtl.training`), evaluation and checkpoints.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
 from torch import Tensor
 
-from mtl.balancers.weighting import Weighting
 from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.sum import Sum
+from mtl.balancers.weighting import Weighting
 from mtl.encoders.base import Encoder
 from mtl.evaluation import TaskEvaluation
-from mtl.heads.base import TaskHead
-from mtl.model import MultiTaskModel, TaskBatch
+from mtl.model import EncoderFactory, HeadFactory, MultiTaskModel, TaskBatch
+from mtl.model_config import MODEL_CONFIG, rebuild_from_checkpoint
+from mtl.optimization import OptimizerFactory, SchedulerFactory, default_optimizer, optimizer_steps, warmup_schedule
 from mtl.param_groups import param_groups
 from mtl.prediction import predict_records
-from mtl.optimization import OptimizerFactory, SchedulerFactory, default_optimizer, optimizer_steps, warmup_schedule
 from mtl.schedule import Schedule
 from mtl.sharing.base import Alignment
 from mtl.training.ddp import ignore_epoch_sync_advice, let_ddp_skip_idle_heads, stop_gradient_sync
@@ -31,12 +30,10 @@ from mtl.training.task_gradients import GradientMode
 from mtl.transfer.gradual_unfreezing import GradualUnfreezing
 from mtl.transfer.transfer import Transfer
 
-EncoderFactory = Callable[[int], Encoder]
-HeadFactory = Callable[[int, list[str]], TaskHead]
-
 
 class MultiTaskModule(L.LightningModule):
-    """Hard parameter sharing: every task reads the same encoder.
+    """Every task reads one shared encoder (or its own copy, under soft sharing) and has
+    its own head; a balancer combines the task losses or their gradients.
 
     The encoder and heads are given as factories so that sizes known only from the data
     (vocabulary size, label lists) are filled in here: in a config, name the class and
@@ -99,41 +96,23 @@ class MultiTaskModule(L.LightningModule):
         lr_scheduler: SchedulerFactory | None = None,
     ) -> None:
         super().__init__()
-        # Plain values only (weights_only loads): objects built in Python are left out. Built
-        # by the mtl command, the module is described by its config (class_path/init_args),
-        # kept whole so that load_from_checkpoint rebuilds it; not the transfer (the weights
-        # it started from are in the checkpoint, its source run need not exist any more).
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler"])
+        components = ["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler"]
+        self.save_hyperparameters(ignore=components)  # plain values only: weights_only loads
+        #: built by the mtl command: every component's class_path/init_args, for
+        #: load_from_checkpoint (see mtl.model_config); the transfer's weights are in the state
+        self.model_config: dict[str, Any] | None = None
         if "_instantiator" in self.hparams:  # LightningCLI's marker of hyper-parameters from a config
             self.save_hyperparameters(ignore=["transfer"])
-        if vocab_size < 1:
-            raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
-        if task_labels is None:
-            raise ValueError("task_labels must map every task to its label names (the CLI takes them from the data)")
-        if set(heads) != set(task_labels):
-            raise ValueError(
-                f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
-                "give exactly one head per task, keyed by the task's name"
-            )
+            self.model_config = dict(self.hparams)
+            self.save_hyperparameters(ignore=components)
         self.balancer = balancer if balancer is not None else Sum()
-        shared = encoder(vocab_size)
-        if transfer is not None:  # before soft sharing copies it
-            transfer.load_encoder(shared)
-        if alignment is not None and alignment.needs_separate_encoders and self.balancer.needs_task_gradients:
-            raise ValueError(
-                f"{type(self.balancer).__name__} balances gradients of shared parameters, but "
-                f"{type(alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
-            )
-        built = {name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels}
         # The network's parts are registered here, under the names checkpoints have always
         # used (``encoder.``, ``encoders.``, ``heads.``, ``alignment.``); the model object
         # itself is not a registered child, so no parameter is saved twice.
-        object.__setattr__(self, "model", MultiTaskModel(shared, built, alignment))
+        object.__setattr__(self, "model", MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer))
         self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
         self.heads = self.model.heads
         self.transfer, self.optimizer, self.lr_scheduler = transfer, optimizer, lr_scheduler
-        if transfer is not None:
-            transfer.apply(self.task_encoders)
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
@@ -145,12 +124,9 @@ class MultiTaskModule(L.LightningModule):
         )
         self.evaluation = TaskEvaluation(self.heads)
 
-    def encoder_for(self, task: str) -> Encoder:
-        """The encoder ``task`` reads: the shared one, or its own under soft sharing."""
-        return self.model.encoder_for(task)
-
     @property
     def task_encoders(self) -> dict[str, Encoder]:
+        """Every task's encoder (see :meth:`MultiTaskModel.encoder_for`)."""
         return self.model.task_encoders
 
     def forward(self, batch: TaskBatch, task: str) -> Tensor:
@@ -160,13 +136,7 @@ class MultiTaskModule(L.LightningModule):
     # -- training ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        for name, task in (getattr(datamodule, "tasks", None) or {}).items():
-            head = self.heads[name]
-            if head.label_type != task.label_type:
-                raise ValueError(
-                    f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
-                    f"label_type {head.label_type!r}; choose a head for {task.type}"
-                )
+        self.model.check_label_types(getattr(datamodule, "tasks", None) or {})
         if stage == "fit" and self._trainer is not None:
             if self.transfer is not None:
                 self.transfer.setup(self.task_encoders, datamodule)
@@ -247,8 +217,17 @@ class MultiTaskModule(L.LightningModule):
 
     # -- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random state (dropout masks) so a resumed run continues exactly."""
+        """Keep the random state (dropout masks) so a resumed run continues exactly, and
+        the model's config so that :meth:`load_from_checkpoint` needs nothing else."""
         checkpoint["random_state"] = random_state()
+        if self.model_config is not None:
+            checkpoint[MODEL_CONFIG] = self.model_config
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, strict: bool | None = None, weights_only: bool | None = None, **kwargs: Any) -> MultiTaskModule:  # fmt: skip
+        """Lightning's; a checkpoint of the ``mtl`` command is rebuilt from its model config."""
+        rebuilt = None if hparams_file or kwargs else rebuild_from_checkpoint(cls, checkpoint_path, map_location, strict)
+        return rebuilt or super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if checkpoint.get("random_state") is not None:

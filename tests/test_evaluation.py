@@ -28,8 +28,9 @@ def test_average_negates_primary_metrics_that_are_better_lower(tiny_corpus, fres
 
 
 def test_the_direction_comes_from_the_primary_metric() -> None:
-    from mtl.evaluation import TaskEvaluation
     from torch import nn
+
+    from mtl.evaluation import TaskEvaluation
 
     heads = nn.ModuleDict({
         "a": ClassificationHead(8, ["x", "y"]),

@@ -43,6 +43,11 @@ class GradientBalancedStep:
         skipped: NonfiniteSteps,
         grad_clip: float | None = None,
     ) -> None:
+        if model.encoders is not None:
+            raise ValueError(
+                f"{type(balancer).__name__} balances gradients of shared parameters, but "
+                f"{type(model.alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
+            )
         self.model = model
         self.balancer = balancer
         self.gradient_mode = gradient_mode

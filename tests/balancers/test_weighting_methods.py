@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 
 from mtl.balancers.dwa import DynamicWeightAverage
-from mtl.training.distributed import add_by_key
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
 from mtl.balancers.rlw import RandomLossWeighting
 from mtl.balancers.uncertainty import UncertaintyWeighting
+from mtl.training.distributed import add_by_key
 
 
 def leaves(**values: float) -> dict[str, torch.Tensor]:
