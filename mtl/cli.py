@@ -150,6 +150,13 @@ class MultiTaskCLI(LightningCLI):
         parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
         parser.link_arguments("data.special_ids", "model.special_ids", apply_on="instantiate")
 
+    def _add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
+        # The module builds its optimiser and schedule itself (no-decay groups, warm-up,
+        # stepped under manual optimisation too): LightningCLI's own would replace them.
+        for key in ("optimizer", "lr_scheduler"):
+            if self._get(self.config, key):
+                raise ConfigError(f"--{key} is not used by mtl: set --model.{key} (class_path and init_args) instead")
+
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
         # --trainer.enable_checkpointing=false turns off the built-in checkpoint callback
         # too (Lightning refuses a ModelCheckpoint alongside it).

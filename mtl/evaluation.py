@@ -3,15 +3,16 @@ processes once at its end."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from mtl.balancers.distributed import sum_over_processes
 from mtl.contracts import TaskBatch
 from mtl.heads.base import TaskHead
+from mtl.training.distributed import sum_over_processes
 
 STAGES = ("val", "test")
 
@@ -29,6 +30,26 @@ class TaskEvaluation(nn.Module):
         self.metrics = nn.ModuleDict({s: nn.ModuleDict({t: h.make_metrics() for t, h in heads.items()}) for s in STAGES})
         self.losses = nn.ModuleDict({s: nn.ModuleDict({t: MeanMetric() for t in heads}) for s in STAGES})
         self._updated: dict[str, set[str]] = {s: set() for s in STAGES}
+        self.primary = {t: h.primary_metric for t, h in heads.items()}
+
+    def higher_is_better(self, task: str) -> bool:
+        """The direction of ``task``'s primary metric, as its torchmetrics metric declares
+        it in ``higher_is_better`` (False for mse and perplexity; None, as correlations
+        leave it, counts as higher is better). A head's own lower-is-better metric sets
+        ``higher_is_better = False``; the loss is lower-is-better."""
+        if self.primary[task] == "loss":
+            return False
+        return getattr(self.metrics[STAGES[0]][task][self.primary[task]], "higher_is_better", None) is not False
+
+    def average(self, results: dict[str, dict[str, Tensor]]) -> float:
+        """The score of one stage's ``results`` (from :meth:`compute`), higher is better:
+        the mean over tasks of each primary metric, negated where lower is better (so
+        ``0.9`` accuracy and ``0.2`` mse average to ``(0.9 - 0.2) / 2``). NaN when any
+        primary metric or loss is NaN or infinite: a diverged model has no score, and
+        the checkpoint callback never ranks it as best."""
+        scores = [float(v[self.primary[t]]) * (1 if self.higher_is_better(t) else -1) for t, v in results.items()]
+        finite = all(bool(torch.isfinite(torch.as_tensor(v["loss"]))) for v in results.values())
+        return sum(scores) / len(scores) if finite else math.nan
 
     def update(self, stage: str, task: str, head: TaskHead, logits: Tensor, batch: TaskBatch) -> None:
         size = batch["input_ids"].shape[0]

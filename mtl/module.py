@@ -1,46 +1,42 @@
-"""The multi-task LightningModule: one shared encoder, one head per task, one balancer."""
+"""The multi-task LightningModule: the glue between a :class:`MultiTaskModel`, its
+balancer, the training step (:mod:`mtl.training`), evaluation and checkpoints."""
 
 from __future__ import annotations
 
-import copy
-import logging
-import math
-import random
-import warnings
-from collections.abc import Callable
+import dataclasses
+
 from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.strategies import DDPStrategy
-from torch import Tensor, nn
+from torch import Tensor
 
-from mtl.balancers.accumulation import GradientAccumulator
-from mtl.balancers.base import Weighting
-from mtl.balancers.distributed import average_gradients, mean_over_processes
-from mtl.balancers.gradient import GradientBalancer
-from mtl.balancers.skipped_steps import BalancerState, back_off, nonfinite_tasks
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.sum import Sum
-from mtl.balancers.task_gradients import GradientMode, TaskGradients, representation_leaf
+from mtl.balancers.weighting import Weighting
 from mtl.contracts import SpecialIds, TaskBatch
 from mtl.encoders.base import Encoder
-from mtl.encoders.output import EncoderOutput
 from mtl.evaluation import TaskEvaluation
-from mtl.heads.base import TaskHead
+from mtl.model import EncoderFactory, HeadFactory, MultiTaskModel
+from mtl.model_config import MODEL_CONFIG, rebuild_from_checkpoint
+from mtl.optimization import OptimizerFactory, SchedulerFactory, default_optimizer, optimizer_steps, warmup_schedule
 from mtl.param_groups import param_groups
-from mtl.schedule import Schedule, lr_factor
+from mtl.prediction import predict_records
+from mtl.schedule import Schedule
 from mtl.sharing.base import Alignment
+from mtl.training.ddp import ignore_epoch_sync_advice, let_ddp_skip_idle_heads, stop_gradient_sync
+from mtl.training.gradient_step import GradientBalancedStep
+from mtl.training.loss_step import LossWeightedStep
+from mtl.training.random_state import random_state, restore_random_state
+from mtl.training.skipped_steps import NonfiniteSteps
+from mtl.training.task_gradients import GradientMode
 from mtl.transfer.gradual_unfreezing import GradualUnfreezing
 from mtl.transfer.transfer import Transfer
 
-log = logging.getLogger(__name__)
-
-EncoderFactory = Callable[[int], Encoder]
-HeadFactory = Callable[[int, list[str]], TaskHead]
-
 
 class MultiTaskModule(L.LightningModule):
-    """Hard parameter sharing: every task reads the same encoder.
+    """Every task reads one shared encoder (or its own copy, under soft sharing) and has
+    its own head; a balancer combines the task losses or their gradients.
 
     The encoder and heads are given as factories so that sizes known only from the data
     (vocabulary size, label lists) are filled in here: in a config, name the class and
@@ -58,11 +54,12 @@ class MultiTaskModule(L.LightningModule):
             :class:`mtl.sharing.ParameterDistance` (soft parameter sharing: one encoder per
             task, all starting from the same weights, pulled together) or
             :class:`mtl.sharing.RepresentationAlignment` (the tasks' representations).
-        grad_clip: clip the gradient norm to this value (works with every balancer;
-            ``trainer.gradient_clip_val`` works only with loss weighting).
-        lr: peak learning rate of AdamW.
-        weight_decay: AdamW weight decay, not applied to biases and normalisation weights.
-        betas: AdamW betas.
+        grad_clip: clip the gradient norm to this value. Works with every balancer, and
+            so does ``trainer.gradient_clip_val`` (for gradient balancers, which Lightning
+            does not clip under manual optimisation, the module takes it over).
+        lr: peak learning rate (of every parameter group, whatever the optimiser).
+        weight_decay: weight decay, not applied to biases and normalisation weights.
+        betas: AdamW betas (the default optimiser's).
         warmup: warm-up length; a fraction of all training steps when below 1, else steps.
         schedule: decay after warm-up: ``constant``, ``linear`` or ``cosine``.
         min_lr_ratio: the learning rate at the end of decay, relative to ``lr``.
@@ -75,6 +72,11 @@ class MultiTaskModule(L.LightningModule):
             encoder's padding row and the ids heads read or write; mtl's own by default.
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
             for which layers train (see :class:`mtl.transfer.Transfer`).
+        optimizer: the optimiser class and its options (``class_path: torch.optim.SGD``);
+            AdamW with ``lr``, ``weight_decay`` and ``betas`` by default. It receives the
+            parameter groups, which set every group's ``lr`` and ``weight_decay``.
+        lr_scheduler: a schedule stepped every optimiser step, in place of the warm-up
+            and decay set by ``warmup``, ``schedule`` and ``min_lr_ratio``.
     """
 
     def __init__(
@@ -95,304 +97,76 @@ class MultiTaskModule(L.LightningModule):
         vocab_size: int = 0,
         task_labels: dict[str, list[str]] | None = None,
         transfer: Transfer | None = None,
+        optimizer: OptimizerFactory | None = None,
+        lr_scheduler: SchedulerFactory | None = None,
         special_ids: SpecialIds | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["encoder", "heads", "balancer", "alignment", "transfer", "special_ids"])  # plain values only: weights_only loads
-        if vocab_size < 1:
-            raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
-        if task_labels is None:
-            raise ValueError("task_labels must map every task to its label names (the CLI takes them from the data)")
-        if set(heads) != set(task_labels):
-            raise ValueError(
-                f"model.heads names tasks {sorted(heads)} but the data declares {sorted(task_labels)}; "
-                "give exactly one head per task, keyed by the task's name"
-            )
-        self.alignment = alignment
+        components = ["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler", "special_ids"]
+        self.save_hyperparameters(ignore=components)  # plain values only: weights_only loads
+        #: built by the mtl command: every component's class_path/init_args, for
+        #: load_from_checkpoint (see mtl.model_config); the transfer's weights are in the state
+        self.model_config: dict[str, Any] | None = None
+        if "_instantiator" in self.hparams:  # LightningCLI's marker of hyper-parameters from a config
+            self.save_hyperparameters(ignore=["transfer"])
+            self.model_config = dict(self.hparams)
+            if special_ids is not None:  # a plain dict: weights_only loads read it
+                self.model_config["special_ids"] = dataclasses.asdict(special_ids)
+            self.save_hyperparameters(ignore=components)
         self.balancer = balancer if balancer is not None else Sum()
-        special_ids = special_ids or SpecialIds()
-        shared = encoder(vocab_size, padding_idx=special_ids.pad)
-        if transfer is not None:  # before soft sharing copies it
-            transfer.load_encoder(shared)
-        if alignment is not None and alignment.needs_separate_encoders:
-            if self.balancer.needs_task_gradients:
-                raise ValueError(
-                    f"{type(self.balancer).__name__} balances gradients of shared parameters, but "
-                    f"{type(alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
-                )
-            names = list(task_labels)
-            self.encoder = None
-            self.encoders = nn.ModuleDict({n: shared if i == 0 else copy.deepcopy(shared) for i, n in enumerate(names)})
-        else:
-            self.encoder = shared
-            self.encoders = None
-        self.heads = nn.ModuleDict({name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels})
-        for head in self.heads.values():
-            head.set_special_ids(special_ids)
-        self.transfer = transfer
-        if transfer is not None:
-            transfer.apply(self.task_encoders)
+        # The network's parts are registered here, under the names checkpoints have always
+        # used (``encoder.``, ``encoders.``, ``heads.``, ``alignment.``); the model object
+        # itself is not a registered child, so no parameter is saved twice.
+        object.__setattr__(self, "model", MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids))
+        self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
+        self.heads = self.model.heads
+        self.transfer, self.optimizer, self.lr_scheduler = transfer, optimizer, lr_scheduler
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
         self.automatic_optimization = not self.balancer.needs_task_gradients
-        self.task_gradients = TaskGradients(shared, special_ids.pad) if self.encoders is None else None
+        self.skipped = NonfiniteSteps(max_nonfinite_steps)
+        self.step: LossWeightedStep | GradientBalancedStep = (
+            LossWeightedStep(self.model, self.balancer, self.skipped)
+            if self.automatic_optimization
+            else GradientBalancedStep(self.model, self.balancer, gradient_mode, self.skipped, grad_clip)
+        )
         self.evaluation = TaskEvaluation(self.heads)
-        self._nonfinite_streak = 0
-        self._nonfinite_since: int | None = None  # the step the current streak began
-        self._balancer_state = BalancerState(self.balancer)  # put back when its step is skipped
-        self._drop_gradients = False
-        self.last_cosines: dict[tuple[str, str], float] = {}
-        self._warned_single_task = False
-        self._accumulate = 1  # micro-batches per update under manual optimisation
-        self._accumulator = GradientAccumulator()
-
-    # -- forward -------------------------------------------------------------------------
-    def encoder_for(self, task: str) -> Encoder:
-        """The encoder ``task`` reads: the shared one, or its own under soft sharing."""
-        return self.encoder if self.encoders is None else self.encoders[task]
 
     @property
     def task_encoders(self) -> dict[str, Encoder]:
-        return {task: self.encoder_for(task) for task in self.heads}
-
-    def encode(self, batch: TaskBatch, task: str) -> EncoderOutput:
-        return self.encoder_for(task)(batch["input_ids"], batch["attention_mask"])
+        """Every task's encoder (see :meth:`MultiTaskModel.encoder_for`)."""
+        return self.model.task_encoders
 
     def forward(self, batch: TaskBatch, task: str) -> Tensor:
         """The logits of ``task`` for one of its batches."""
-        return self.heads[task](self.encode(batch, task), batch)
-
-    def encode_step(self, batch: dict[str, TaskBatch]) -> dict[str, EncoderOutput]:
-        """Encoder outputs of one step's task batches; tasks of one input ``group`` (same
-        rows, see :class:`mtl.data.loader.StepPlan`) reading the same encoder share a
-        single encoder pass."""
-        done: dict[tuple[str, int], EncoderOutput] = {}
-        outputs = {}
-        for task, b in batch.items():
-            key = (b.get("group", task), id(self.encoder_for(task)))
-            if key not in done:
-                done[key] = self.encode(b, task)
-            outputs[task] = done[key]
-        return outputs
-
-    def task_losses(self, batch: dict[str, TaskBatch]) -> tuple[dict[str, Tensor], dict[str, EncoderOutput]]:
-        encoded = self.encode_step(batch)
-        losses = {task: self.heads[task].loss(self.heads[task](encoded[task], b), b) for task, b in batch.items()}
-        return losses, encoded
-
-    def _alignment_penalty(self, encoded: dict[str, EncoderOutput]) -> Tensor | None:
-        if self.alignment is None:
-            return None
-        penalty = self.alignment(self.task_encoders, encoded)
-        self.log("train/alignment", penalty.detach(), on_step=True, on_epoch=True, batch_size=1)
-        return penalty
+        return self.model(batch, task)
 
     # -- training ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
-        tasks = getattr(self.trainer.datamodule, "tasks", None) if self._trainer is not None else None
-        for name, task in (tasks or {}).items():
-            head = self.heads[name]
-            if head.label_type != task.label_type:
-                raise ValueError(
-                    f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
-                    f"label_type {head.label_type!r}; choose a head for {task.type}"
-                )
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        self.model.check_label_types(getattr(datamodule, "tasks", None) or {})
         if stage == "fit" and self._trainer is not None:
             if self.transfer is not None:
-                self.transfer.setup(self.task_encoders, self.trainer.datamodule)
-            self._let_ddp_skip_idle_heads(self.trainer.strategy)
+                self.transfer.setup(self.task_encoders, datamodule)
+            sampler = getattr(datamodule, "task_sampler", None)
+            every_task = sampler is not None and sampler.strategy == "all"
+            let_ddp_skip_idle_heads(self.trainer.strategy, every_task, self.automatic_optimization)
 
     def configure_callbacks(self) -> list[L.Callback]:
         # Lightning neither clips nor accumulates under manual optimisation (gradient
-        # balancers): the module takes trainer.gradient_clip_val and accumulate_grad_batches
-        # over (this hook runs before Lightning checks them).
-        trainer = self._trainer
-        if trainer is not None and not self.automatic_optimization and trainer.gradient_clip_val:
-            if trainer.gradient_clip_algorithm not in (None, "norm"):
-                raise ValueError(
-                    f"gradient_clip_algorithm={trainer.gradient_clip_algorithm!r}: gradient balancers clip by norm; "
-                    "remove it or set model.grad_clip"
-                )
-            self.hparams.grad_clip = self.hparams.grad_clip or float(trainer.gradient_clip_val)
-            trainer.gradient_clip_val = None
-        if trainer is not None and not self.automatic_optimization and trainer.accumulate_grad_batches > 1:
-            if self.hparams.gradient_mode == "representation":
-                raise ValueError(
-                    f"accumulate_grad_batches={trainer.accumulate_grad_batches} with gradient_mode 'representation': "
-                    "the weights are found per encoder pass, so every micro-batch's graph would be held until the "
-                    "last (the memory of a larger batch); use gradient_mode 'parameters' or a larger data.batch_size"
-                )
-            self._accumulate, trainer.accumulate_grad_batches = trainer.accumulate_grad_batches, 1
+        # balancers): the gradient step takes trainer.gradient_clip_val and
+        # accumulate_grad_batches over (this hook runs before Lightning checks them).
+        if self._trainer is not None and isinstance(self.step, GradientBalancedStep):
+            self.step.take_over_clipping_and_accumulation(self._trainer)
+            self.hparams.grad_clip = self.step.grad_clip
         return [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
 
-    def _let_ddp_skip_idle_heads(self, strategy: object) -> None:
-        """With one task (or some) per step, the other heads take no part in the loss and
-        DDP must be told to expect that. Every process trains the same tasks at a step, so
-        those heads are idle everywhere and keep ``grad = None``, as in one process.
-        Gradient balancers reduce gradients themselves (DDP's sync is off)."""
-        sampler = getattr(self.trainer.datamodule, "task_sampler", None)
-        every_task_each_step = sampler is not None and sampler.strategy == "all"
-        if isinstance(strategy, DDPStrategy) and self.automatic_optimization and not every_task_each_step:
-            strategy._ddp_kwargs.setdefault("find_unused_parameters", True)
-
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
-        if not self.automatic_optimization:
-            return self._gradient_balanced_step(batch, batch_idx)
-        losses, encoded = self.task_losses(batch)
-        if batch_idx % self.trainer.accumulate_grad_batches == 0:  # an update's first micro-batch
-            self._balancer_state.save()
-        total = self.balancer(losses)
-        penalty = self._alignment_penalty(encoded)
-        if penalty is not None:
-            total = total + penalty
-        # One decision for every process: a rank that skipped its backward alone would
-        # leave the others waiting in DDP's gradient all-reduce (NaN spreads through the mean).
-        # The same mean over processes gives the global batch's losses for the logs.
-        check = mean_over_processes(torch.stack([loss.detach().float() for loss in [*losses.values(), total]]))
-        if not torch.isfinite(check).all():
-            # Lightning refuses a skipped (None) step under DDP, and every process must
-            # run its backward for DDP's all-reduce; on_after_backward then drops the
-            # gradients, so the optimiser leaves parameters and moments untouched.
-            self._balancer_state.restore()  # the weighting saw this step's losses
-            self._skip_nonfinite(losses)
-            self._drop_gradients = True
-            return total
-        self._nonfinite_streak = 0
-        self._log_step(batch, dict(zip(losses, check[:-1])), check[-1])
-        return total
+        return self.step(self, batch, batch_idx)
 
     def on_after_backward(self) -> None:
-        if self._drop_gradients:
-            self._drop_gradients = False
-            for parameter in self.parameters():
-                parameter.grad = None
-        elif self.automatic_optimization and self._balancer_state.kept and _loss_scaler(self) is not None:
-            # fp16: the scaler will skip this update for its inf/NaN gradients (and lower its
-            # scale); the weighting's state goes back to where it was before the update.
-            grads = [p.grad for p in self.parameters() if p.grad is not None]
-            if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
-                self._balancer_state.restore()
-
-    def _gradient_balanced_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
-        """Manual optimisation: per-task gradients -> Gram matrix -> weights -> one update.
-        With ``accumulate_grad_batches`` k > 1 (taken over from the trainer, see
-        :meth:`configure_callbacks`) the per-task gradients of k micro-batches are summed
-        first and the balancer weighs those of the whole accumulated batch."""
-        optimizer = self.optimizers()
-        k = self._accumulate
-        boundary = k == 1 or (batch_idx + 1) % k == 0 or batch_idx + 1 >= self.trainer.num_training_batches
-        if self._accumulator.micro_batches == 0:
-            optimizer.zero_grad(set_to_none=True)
-        tasks = list(batch)
-        if len(tasks) == 1 and len(self.heads) > 1 and not self._warned_single_task:
-            self._warned_single_task = True
-            log.warning(
-                "%s sees one task per step, so it has nothing to balance; set data.sampling: all",
-                type(self.balancer).__name__,
-            )
-        groups = [batch[t].get("group", t) for t in tasks]
-        with self.task_gradients.capture_lookups() as lookups:
-            encoded = self.encode_step(batch)
-        lookup_of = dict(zip(dict.fromkeys(groups), lookups))
-        representation = self.hparams.gradient_mode == "representation"
-        if representation and len(set(groups)) > 1:
-            raise ValueError(
-                f"gradient_mode 'representation' needs every task of a step to read the same encoder pass, "
-                f"but tasks {tasks} come from different inputs {sorted(set(groups))}; use gradient_mode "
-                "'parameters', or declare tasks over one source with data.sampling: all"
-            )
-        leaf = representation_leaf(encoded[tasks[0]]) if representation else None
-        inputs = {t: leaf for t in tasks} if representation else encoded
-        losses = [self.heads[t].loss(self.heads[t](inputs[t], batch[t]), batch[t]) for t in tasks]
-        detached = mean_over_processes(torch.stack(losses).detach())  # the global batch's losses
-        finite = bool(torch.isfinite(detached).all())
-        if not finite:
-            self._skip_nonfinite(dict(zip(tasks, losses)))
-            if not (boundary and self._accumulator.micro_batches):
-                return None
-            # the micro-batch is dropped; the ones before it still make their update
-        else:
-            penalty = self._alignment_penalty(encoded)
-            if penalty is not None:  # its gradient first; the task gradients add to .grad
-                self.manual_backward(penalty / k, retain_graph=True)
-                average_gradients([p for p in self.parameters() if p.grad is not None])
-        heads = [self.heads[t] for t in tasks]
-        # fp16 mixed precision: gradients come from scaled losses (no underflow) and stay
-        # scaled for the scaler's unscale/inf-check in optimizer.step(); the balancer sees
-        # the Gram matrix of the true gradients.
-        scaler = _loss_scaler(self)
-        scaled = [scaler.scale(loss) / k for loss in losses] if scaler is not None else [loss / k for loss in losses]
-        scale = float(scaler.get_scale()) if scaler is not None else 1.0
-        # Gram matrix, weights and their combination in full precision (outside autocast)
-        with torch.autocast(self.device.type, enabled=False):
-            if representation:
-                gram, update = self.task_gradients.representation_step(scaled, heads, leaf, encoded[tasks[0]])
-            elif finite:
-                pairs = [(batch[t]["input_ids"], lookup_of[g]) for t, g in zip(tasks, groups)] if lookups else []
-                gram, update = self.task_gradients.parameters_step(scaled, heads, pairs)
-            if finite and not bool(torch.isfinite(gram).all()):
-                return self._skip_nonfinite_gradients(tasks, gram, dict(zip(tasks, losses)), scaler)
-            if finite:
-                self._nonfinite_streak = 0
-            if k > 1:
-                if finite:
-                    self._accumulator.add(tasks, update, detached)
-                if not boundary:
-                    return detached.sum()
-                tasks, update, detached = self._accumulator.take()
-                gram = update.gram()  # of the summed gradients
-                if not bool(torch.isfinite(gram).all()):  # the sum overflowed
-                    return self._skip_nonfinite_gradients(tasks, gram, dict(zip(tasks, detached)), scaler)
-            gram = gram / scale**2  # the true gradients' (of the mean loss over the micro-batches)
-            weights = self.balancer(gram.to(detached.device), detached.double())
-            update.apply(weights)
-        self._log_gradient_geometry(tasks, gram)
-        if self.hparams.grad_clip:  # on the still-scaled gradients, so the threshold scales too
-            trainable = [p for p in self.parameters() if p.grad is not None]
-            torch.nn.utils.clip_grad_norm_(trainable, self.hparams.grad_clip * scale)
-        optimizer.step()
-        self.lr_schedulers().step()
-        self.balancer.last_weights = dict(zip(tasks, weights.tolist()))
-        total = (weights.to(detached.dtype) * detached).sum()
-        self._log_step(batch, dict(zip(tasks, detached)), total)
-        return total
-
-    def _skip_nonfinite_gradients(
-        self, tasks: list[str], gram: Tensor, losses: dict[str, Tensor], scaler: torch.amp.GradScaler | None
-    ) -> None:
-        """Finite losses, but NaN/inf task gradients (an fp16 overflow, or NaN inside the
-        network): the step is skipped before the balancer sees them, so its state stays as
-        if the step had never happened; no gradient reaches the optimiser (parameters and
-        moments unchanged) and the learning-rate schedule does not advance. Under fp16 the
-        scaler lowers its scale, as it does when it finds an overflow itself. With
-        accumulation, the micro-batches accumulated so far are dropped too (their head
-        gradients are already summed into ``.grad``)."""
-        self.optimizers().zero_grad(set_to_none=True)
-        self._accumulator.clear()
-        scale = float(scaler.get_scale()) if scaler is not None else None
-        if scaler is not None:
-            back_off(scaler)
-        self._skip_nonfinite(losses, nonfinite_tasks(tasks, gram), scale)
-        return None
-
-    def _log_gradient_geometry(self, tasks: list[str], gram: Tensor) -> None:
-        """Per-task gradient norms and pairwise cosine similarities (gradient conflict),
-        read off the Gram matrix; kept in ``last_cosines`` for the diagnostics callback."""
-        norms = gram.diagonal().clamp_min(0).sqrt()  # (T,)
-        cosines = gram / (norms[:, None] * norms[None, :]).clamp_min(1e-12)  # (T, T)
-        self.last_cosines = {(a, b): float(cosines[i, j]) for i, a in enumerate(tasks) for j, b in enumerate(tasks) if i < j}
-        for task, norm in zip(tasks, norms.tolist()):
-            self.log(f"grad/{task}/norm", norm, on_step=True, on_epoch=False)
-        for (a, b), cosine in self.last_cosines.items():
-            self.log(f"grad/cosine/{a}~{b}", cosine, on_step=True, on_epoch=False)
-
-    def _log_step(self, batch: dict[str, TaskBatch], losses: dict[str, Tensor], total: Tensor) -> None:
-        for task, loss in losses.items():
-            size = batch[task]["input_ids"].shape[0] if task in batch else 1  # (accumulated: a task of an earlier micro-batch)
-            self.log(f"train/{task}/loss", loss, batch_size=size, on_step=True, on_epoch=True)
-        for task, weight in self.balancer.last_weights.items():
-            self.log(f"train/{task}/weight", weight, on_step=True, on_epoch=False)
-        self.log("train/loss", total, prog_bar=True, on_step=True, on_epoch=True, batch_size=1)
+        if isinstance(self.step, LossWeightedStep):
+            self.step.after_backward(self)
 
     def configure_gradient_clipping(
         self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
@@ -402,65 +176,33 @@ class MultiTaskModule(L.LightningModule):
             self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
 
     def on_fit_start(self) -> None:
-        # Training losses are logged as means over all processes already (see
-        # training_step), so Lightning's advice to add sync_dist=True does not apply.
-        warnings.filterwarnings("ignore", message=r".*self\.log\('train/.*when logging on epoch level in distributed")
+        ignore_epoch_sync_advice()
 
     def on_train_start(self) -> None:
-        # Gradient balancers reduce the task gradients themselves (see TaskGradients);
-        # DDP's automatic all-reduce of .grad would mix in partial sums.
-        wrapper = self.trainer.strategy.model
-        if not self.automatic_optimization and hasattr(wrapper, "require_backward_grad_sync"):
-            wrapper.require_backward_grad_sync = False
+        if not self.automatic_optimization:
+            stop_gradient_sync(self.trainer.strategy)
 
     def on_train_epoch_end(self) -> None:
-        if isinstance(self.balancer, Weighting):
-            self.balancer.epoch_end()
-
-    def _skip_nonfinite(
-        self, losses: dict[str, Tensor], gradient_tasks: list[str] | None = None, loss_scale: float | None = None
-    ) -> None:
-        """Counts a skipped step: a NaN/inf loss, or (``gradient_tasks``) NaN/inf task
-        gradients found at fp16 loss scale ``loss_scale``; stops training after
-        ``max_nonfinite_steps`` of them in a row. An overflow at a loss scale above 1 is
-        routine for fp16 (the scaler has lowered its scale) and does not count."""
-        if gradient_tasks is not None and loss_scale is not None and loss_scale > 1:
-            log.info(
-                "step %d: fp16 overflow in the gradients of %s; step skipped, loss scale lowered", self.global_step, gradient_tasks
-            )
-            return None
-        if gradient_tasks is not None:
-            bad, what = gradient_tasks, "gradients"
-        else:
-            bad, what = [task for task, loss in losses.items() if not torch.isfinite(loss)] or list(losses), "loss"
-        self._nonfinite_streak += 1
-        if self._nonfinite_streak == 1:
-            self._nonfinite_since = self.global_step
-        log.warning("step %d: non-finite %s from tasks %s; step skipped", self.global_step, what, bad)
-        if self._nonfinite_streak >= self.hparams.max_nonfinite_steps:
-            raise FloatingPointError(
-                f"NaN or infinite {what} from tasks {bad} for {self._nonfinite_streak} steps in a row, since step "
-                f"{self._nonfinite_since}; training stopped. Lower model.lr, add --trainer.gradient_clip_val, or check "
-                f"those tasks' labels; resume with --ckpt_path set to a checkpoint saved before step {self._nonfinite_since}"
-            )
-        return None
+        if isinstance(self.step, LossWeightedStep):
+            self.step.epoch_end()
 
     @property
     def nonfinite_since(self) -> int | None:
         """The step from which every training step so far was skipped for a NaN/inf loss
         or gradients; None when the last step was finite."""
-        return self._nonfinite_since if self._nonfinite_streak else None
+        return self.skipped.since
+
+    @property
+    def last_cosines(self) -> dict[tuple[str, str], float]:
+        """The latest update's gradient cosine similarities by task pair (gradient balancers)."""
+        return getattr(self.step, "last_cosines", {})
 
     # -- evaluation ----------------------------------------------------------------------
     def validation_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate(batch, "val")
+        self.evaluation.update("val", batch["task"], self.heads[batch["task"]], self(batch, batch["task"]), batch)
 
     def test_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._evaluate(batch, "test")
-
-    def _evaluate(self, batch: TaskBatch, stage: str) -> None:
-        task = batch["task"]
-        self.evaluation.update(stage, task, self.heads[task], self(batch, task), batch)
+        self.evaluation.update("test", batch["task"], self.heads[batch["task"]], self(batch, batch["task"]), batch)
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val")
@@ -469,106 +211,45 @@ class MultiTaskModule(L.LightningModule):
         self._log_metrics("test")
 
     def _log_metrics(self, stage: str) -> None:
-        """Every task's metrics, and ``<stage>/average``: the mean of the tasks' primary
-        metrics, NaN when any of them or any task's loss is NaN or infinite (a diverged
-        model has no score; the checkpoint callback never ranks it as best)."""
-        primary, finite = [], True
-        for task, values in self.evaluation.compute(stage).items():
+        """Every task's metrics, and ``<stage>/average`` (see :meth:`TaskEvaluation.average`)."""
+        results = self.evaluation.compute(stage)
+        for task, values in results.items():
             for name, value in values.items():
                 self.log(f"{stage}/{task}/{name}", value, add_dataloader_idx=False)
-            primary.append(float(values[self.heads[task].primary_metric]))
-            finite = finite and bool(torch.isfinite(torch.as_tensor(values["loss"])))
-        if primary:
-            average = sum(primary) / len(primary)
-            self.log(f"{stage}/average", average if finite else math.nan, prog_bar=True)
+        if results:
+            self.log(f"{stage}/average", self.evaluation.average(results), prog_bar=True)
 
-    # -- prediction ----------------------------------------------------------------------
     def predict_step(self, batch: TaskBatch, batch_idx: int, dataloader_idx: int = 0) -> list[dict[str, Any]]:
-        """Every task's decoded prediction for each input, with its row ``index``; blank
-        and cut inputs are marked (see :func:`mark_blank_and_cut_inputs`)."""
-        has_pair = bool((batch["token_type_ids"] == 1).any())
-        records: list[dict[str, Any]] = [{"index": int(i)} for i in batch["index"]]
-        encoded: dict[int, EncoderOutput] = {}  # one pass per distinct encoder
-        for task, head in self.heads.items():
-            if head.requires_text_pair and not has_pair:
-                continue
-            encoder = self.encoder_for(task)
-            if id(encoder) not in encoded:
-                encoded[id(encoder)] = encoder(batch["input_ids"], batch["attention_mask"])
-            logits = head(encoded[id(encoder)], batch)
-            for record, value in zip(records, head.decode(logits, batch)):
-                record[task] = value
-            if head.label_type == "class":
-                for record, p in zip(records, logits.softmax(-1).amax(-1).tolist()):
-                    record[f"{task}_probability"] = round(p, 4)
-        tagging = [task for task, head in self.heads.items() if head.label_type == "tags"]
-        return mark_blank_and_cut_inputs(records, batch, tagging)
+        """Every task's decoded prediction for each input (see :func:`mtl.prediction.predict_records`)."""
+        return predict_records(self.model, batch)
 
     # -- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random state (dropout masks) so a resumed run continues exactly."""
-        checkpoint["random_state"] = {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "python": random.getstate(),
-        }
+        """Keep the random state (dropout masks) so a resumed run continues exactly, and
+        the model's config so that :meth:`load_from_checkpoint` needs nothing else."""
+        checkpoint["random_state"] = random_state()
+        if self.model_config is not None:
+            checkpoint[MODEL_CONFIG] = self.model_config
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, strict: bool | None = None, weights_only: bool | None = None, **kwargs: Any) -> MultiTaskModule:  # fmt: skip
+        """Lightning's; a checkpoint of the ``mtl`` command is rebuilt from its model config."""
+        rebuilt = None if hparams_file or kwargs else rebuild_from_checkpoint(cls, checkpoint_path, map_location, strict)
+        return rebuilt or super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("random_state")
-        if state is None:
-            return
-        torch.set_rng_state(state["torch"])
-        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(state["cuda"])
-        random.setstate(_as_tuples(state["python"]))
+        if checkpoint.get("random_state") is not None:
+            restore_random_state(checkpoint["random_state"])
 
     # -- optimisation --------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         scales = self.transfer.lr_scales(self.task_encoders) if self.transfer is not None else None
-        optimizer = torch.optim.AdamW(
-            param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales), lr=hp.lr, betas=tuple(hp.betas)
-        )
-        total = self.trainer.estimated_stepping_batches
-        if self._accumulate > 1 and self.trainer.max_epochs not in (None, -1):  # the module's own accumulation
-            total = min(total, self.trainer.max_epochs * math.ceil(self.trainer.num_training_batches / self._accumulate))
-        total = max(1, int(total))
-        warmup = int(hp.warmup * total) if hp.warmup < 1 else int(hp.warmup)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: lr_factor(step, total, warmup, hp.schedule, hp.min_lr_ratio)
-        )
+        groups = param_groups(self.named_parameters(), hp.lr, hp.weight_decay, scales)
+        optimizer = self.optimizer(groups) if self.optimizer is not None else default_optimizer(groups, hp.lr, hp.betas)
+        if self.lr_scheduler is not None:
+            scheduler = self.lr_scheduler(optimizer)
+        else:
+            total = optimizer_steps(self.trainer, getattr(self.step, "accumulate", 1))
+            scheduler = warmup_schedule(optimizer, total, hp.warmup, hp.schedule, hp.min_lr_ratio)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def mark_blank_and_cut_inputs(records: list[dict[str, Any]], batch: TaskBatch, tagging: list[str]) -> list[dict[str, Any]]:
-    """A blank input gets no prediction: null values and a ``note``. An input cut to the
-    length the model reads gets null tags for the words past the cut (one tag per word
-    still), a ``truncated`` field and a ``note``. Reads ``batch["blank"]``, ``["words"]``
-    and ``["words_read"]`` (see :class:`mtl.data.encoding.InputEncoder`) when present."""
-    blank = batch["blank"].tolist() if "blank" in batch else [0] * len(records)
-    words = batch["words"].tolist() if "words" in batch else [0] * len(records)
-    read = batch["words_read"].tolist() if "words_read" in batch else words
-    for record, is_blank, n, k in zip(records, blank, words, read):
-        if is_blank:
-            record.update({key: None for key in record if key != "index"})
-            record["note"] = "blank input: no prediction"
-        elif k < n:
-            for task in tagging:
-                if isinstance(record.get(task), list):
-                    record[task] = record[task] + [None] * (n - len(record[task]))
-            record["truncated"] = {"words": n, "words_read": k}
-            record["note"] = (
-                f"input longer than the model reads: predictions from its first {k} of {n} words, "
-                "the other words' tags are null"
-            )
-    return records
-
-
-def _loss_scaler(module: L.LightningModule) -> torch.amp.GradScaler | None:
-    """The fp16 loss scaler of the module's trainer, if any."""
-    return getattr(module.trainer.precision_plugin, "scaler", None)
-
-
-def _as_tuples(value: Any) -> Any:
-    """``random.setstate`` needs tuples where a checkpoint may hold lists."""
-    return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

@@ -1,15 +1,14 @@
 """Ways of combining the task losses (or their gradients) into one training signal."""
 
 from mtl.balancers.aligned_mtl import AlignedMTL
-from mtl.balancers.base import Weighting
 from mtl.balancers.cagrad import CAGrad
 from mtl.balancers.dbmtl import DBMTL
 from mtl.balancers.dwa import DynamicWeightAverage
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
-from mtl.balancers.gradient import GradientBalancer
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.imtl import IMTLG
 from mtl.balancers.mgda import MGDA
 from mtl.balancers.nash_mtl import NashMTL
@@ -19,6 +18,7 @@ from mtl.balancers.static import StaticWeights
 from mtl.balancers.sum import Sum
 from mtl.balancers.uncertainty import UncertaintyWeighting
 from mtl.balancers.upgrad import UPGrad
+from mtl.balancers.weighting import Weighting
 
 __all__ = [
     "AlignedMTL",

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.solvers import nonneg_quadratic, simplex_qp
 
 

@@ -6,10 +6,9 @@ import math
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 
 
 class DynamicWeightAverage(Weighting):
@@ -26,8 +25,8 @@ class DynamicWeightAverage(Weighting):
     means, shifts the two-epoch history and computes the next epoch's weights. Only tasks
     with a mean in both previous epochs enter the softmax; any other task weighs 1, so a
     step with a subset of the tasks (or a task seen for the first time) works. Under
-    distributed training, :meth:`epoch_end` merges the sums of all ranks, so every rank
-    uses the same weights. Sums, history and weights are checkpointed (extra state).
+    distributed training the training step adds up every rank's :meth:`epoch_sums` and
+    hands the totals to :meth:`epoch_end`, so every rank uses the same weights. Sums, history and weights are checkpointed (extra state).
 
     Args:
         temperature: softmax temperature; larger is closer to equal weights.
@@ -54,14 +53,17 @@ class DynamicWeightAverage(Weighting):
                 self._counts[name] = self._counts.get(name, zero).to(value.device) + finite.float()
         return self._weighted_sum(losses, {name: self.weights.get(name, 1.0) for name in losses})
 
-    def epoch_end(self) -> None:
+    def epoch_sums(self) -> dict[str, dict[str, float]]:
+        """This process's sums and counts of the epoch's finite losses, by task."""
+        return {
+            "sums": {name: float(total) for name, total in self._sums.items()},
+            "counts": {name: float(count) for name, count in self._counts.items()},
+        }
+
+    def epoch_end(self, sums: dict[str, dict[str, float]] | None = None) -> None:
         """Closes a training epoch: epoch means -> history -> next epoch's weights."""
-        sums = {name: float(total) for name, total in self._sums.items()}
-        counts = {name: float(count) for name, count in self._counts.items()}
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            gathered: list[Any] = [None] * dist.get_world_size()
-            dist.all_gather_object(gathered, (sums, counts))
-            sums, counts = _merge(gathered)
+        totals = sums if sums is not None else self.epoch_sums()
+        sums, counts = totals.get("sums", {}), totals.get("counts", {})
         means = {name: sums[name] / counts[name] for name in sums if counts[name] > 0}
         self.history = [self.history[1], means]
         self._sums, self._counts = {}, {}
@@ -95,13 +97,3 @@ class DynamicWeightAverage(Weighting):
         self.history = [dict(h) for h in state["history"]]
         self.weights = dict(state["weights"])
 
-
-def _merge(per_rank: list[tuple[dict[str, float], dict[str, float]]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Adds up the per-rank ``(sums, counts)``; ranks may have seen different tasks."""
-    sums: dict[str, float] = {}
-    counts: dict[str, float] = {}
-    for rank_sums, rank_counts in per_rank:
-        for name, value in rank_sums.items():
-            sums[name] = sums.get(name, 0.0) + value
-            counts[name] = counts.get(name, 0.0) + rank_counts[name]
-    return sums, counts

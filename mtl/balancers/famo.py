@@ -8,8 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
-from mtl.balancers.distributed import mean_over_processes
+from mtl.balancers.weighting import Weighting
 
 
 class FAMO(Weighting):
@@ -41,7 +40,9 @@ class FAMO(Weighting):
     updated only for tasks present in both steps, and only when there are two or more of
     them (the softmax Jacobian of a single task is zero): with one task per step (a task
     sampler), FAMO changes nothing, and each step's gradient is that task's own. Under
-    distributed training each rank keeps its own logits, from its own batches.
+    distributed training the logits follow the global batch's losses (the training step
+    passes them, averaged over processes, as ``global_losses``), so every rank keeps the
+    same logits.
 
     Args:
         lr: Adam learning rate of the logits (the paper's ``alpha``, 0.025).
@@ -50,6 +51,7 @@ class FAMO(Weighting):
         eps: added to ``L_t - min_loss`` so a loss at its bound has a finite log.
     """
 
+    needs_global_losses = True
     _betas = (0.9, 0.999)
     _adam_eps = 1e-8
 
@@ -65,12 +67,13 @@ class FAMO(Weighting):
         self._adam: dict[str, list[float]] = {}  # task -> [m, v, step]
         self._prev: dict[str, float] = {}  # task -> D_t of the previous step
 
-    def forward(self, losses: dict[str, Tensor]) -> Tensor:
+    def forward(self, losses: dict[str, Tensor], global_losses: dict[str, Tensor] | None = None) -> Tensor:
         names = list(losses)
         d = torch.stack([losses[name] for name in names]) - self.min_loss + self.eps  # (T,)
+        stacked = d if global_losses is None else torch.stack([global_losses[n] for n in names]).to(d.dtype) - self.min_loss + self.eps
         # The global batch's losses (mean over processes), so every process keeps the same
         # logits and the averaged gradient is the one-process gradient.
-        now = mean_over_processes(d.detach().double()).cpu().tolist()  # the one device sync of the step
+        now = stacked.detach().double().cpu().tolist()  # (T,) the one device sync of the step
         # A non-finite loss (the module skips that step) leaves the state alone: the next
         # step is compared with the last finite one.
         if all(math.isfinite(x) for x in now):

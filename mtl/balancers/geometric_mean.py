@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
-from mtl.balancers.distributed import mean_over_processes
+from mtl.balancers.weighting import Weighting
 
 
 class GeometricMean(Weighting):
@@ -19,7 +18,9 @@ class GeometricMean(Weighting):
     magnitude. ``last_weights`` holds these effective weights. Every loss must be > 0.
     """
 
-    def forward(self, losses: dict[str, Tensor]) -> Tensor:
+    needs_global_losses = True
+
+    def forward(self, losses: dict[str, Tensor], global_losses: dict[str, Tensor] | None = None) -> Tensor:
         names = list(losses)
         stacked = torch.stack([losses[name] for name in names])  # (T,)
         not_positive = stacked.detach() <= 0  # NaN compares False: a NaN total is left to the caller
@@ -32,7 +33,7 @@ class GeometricMean(Weighting):
         # Weights dL/dL_t = L / (T L_t) at the global batch's losses (mean over processes):
         # the weighted sum has the geometric mean's gradient, and averaging it over
         # processes gives the one-process gradient (the geometric mean itself is not linear).
-        now = mean_over_processes(stacked.detach().double())  # (T,)
+        now = (stacked if global_losses is None else torch.stack([global_losses[n] for n in names])).detach().double()  # (T,)
         value = now.log().mean().exp()  # ()
         effective = value / (len(names) * now)  # (T,)
         self.last_weights = dict(zip(names, effective.tolist()))

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 
 #: Relative ridge on the Gram matrix: gradients with a positive combination summing to
 #: zero (e.g. g_2 = -g_1) have no finite solution; with the ridge their weights stay below

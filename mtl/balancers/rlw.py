@@ -7,7 +7,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 
 Distribution = Literal["normal", "dirichlet", "uniform"]
 

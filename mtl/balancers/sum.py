@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 
 
 class Sum(Weighting):

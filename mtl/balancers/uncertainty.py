@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mtl.balancers.base import Weighting
+from mtl.balancers.weighting import Weighting
 
 
 class UncertaintyWeighting(Weighting):

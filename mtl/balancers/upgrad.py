@@ -7,7 +7,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.solvers import nonneg_quadratic
 
 

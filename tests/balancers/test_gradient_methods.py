@@ -13,7 +13,7 @@ from scipy.optimize import minimize
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
 from mtl.balancers.dbmtl import DBMTL
-from mtl.balancers.gradient import GradientBalancer
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
 from mtl.balancers.imtl import IMTLG

@@ -8,11 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mtl.balancers.dwa import DynamicWeightAverage, _merge
+from mtl.balancers.dwa import DynamicWeightAverage
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
 from mtl.balancers.rlw import RandomLossWeighting
 from mtl.balancers.uncertainty import UncertaintyWeighting
+from mtl.training.distributed import add_by_key
 
 
 def leaves(**values: float) -> dict[str, torch.Tensor]:
@@ -140,10 +141,8 @@ def test_dwa_state_round_trip_mid_epoch() -> None:
     # r = (2 / 3, 1); w_a = 2 / (1 + e^((1 - 2/3) / 2))
     assert restored.weights == pytest.approx(balancer.weights)
     assert restored.weights["a"] == pytest.approx(2 / (1 + math.exp(1 / 6)))
-    assert _merge([({"a": 2.0}, {"a": 1.0}), ({"a": 4.0, "b": 1.0}, {"a": 2.0, "b": 1.0})]) == (
-        {"a": 6.0, "b": 1.0},
-        {"a": 3.0, "b": 1.0},
-    )
+    per_rank = [{"sums": {"a": 2.0}, "counts": {"a": 1.0}}, {"sums": {"a": 4.0, "b": 1.0}, "counts": {"a": 2.0, "b": 1.0}}]
+    assert add_by_key(per_rank) == {"sums": {"a": 6.0, "b": 1.0}, "counts": {"a": 3.0, "b": 1.0}}
 
 
 # -- random loss weighting --------------------------------------------------------------

@@ -7,9 +7,9 @@ from functools import partial
 import pytest
 import torch
 
-from mtl.balancers.task_gradients import TaskGradients, representation_leaf
 from mtl.encoders import CNNEncoder, LSTMEncoder, TransformerEncoder
 from mtl.heads import ClassificationHead, TaggingHead
+from mtl.training.task_gradients import TaskGradients, representation_leaf
 
 VOCAB = 30
 ENCODERS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mtl.balancers.task_gradients import _Update
+from mtl.training.gradient_update import GradientUpdate
 
 
 class GradientAccumulator:
@@ -27,9 +27,9 @@ class GradientAccumulator:
         self._dense: dict[str, Tensor] = {}  # task -> (P,) summed gradient
         self._rows: dict[str, tuple[Tensor, Tensor]] = {}  # task -> ((U,) ids, (U, D) summed rows)
         self._losses: dict[str, list[Tensor]] = {}
-        self._template: _Update | None = None
+        self._template: GradientUpdate | None = None
 
-    def add(self, tasks: list[str], update: _Update, losses: Tensor) -> None:
+    def add(self, tasks: list[str], update: GradientUpdate, losses: Tensor) -> None:
         """One micro-batch: its tasks, their gradients (``update`` from ``parameters_step``,
         losses already divided by the number of micro-batches) and their ``(T,)`` losses."""
         assert update.outputs is None, "parameters mode only (the module refuses representation mode)"
@@ -46,7 +46,7 @@ class GradientAccumulator:
                 self._rows[task] = (ids, rows)
             self._losses.setdefault(task, []).append(losses[t])
 
-    def take(self) -> tuple[list[str], _Update, Tensor]:
+    def take(self) -> tuple[list[str], GradientUpdate, Tensor]:
         """The accumulated tasks, their summed gradients as one update, and each task's
         mean loss over the micro-batches it was in; then starts over."""
         assert self._template is not None, "take() before add()"
@@ -54,7 +54,7 @@ class GradientAccumulator:
         t = self._template
         matrix = torch.stack([self._dense[task] for task in tasks]) if self._dense else None  # (T, P)
         rows = [self._rows[task] for task in tasks] if self._rows else None
-        update = _Update(t.dense, matrix, t.table, rows)
+        update = GradientUpdate(t.dense, matrix, t.table, rows)
         losses = torch.stack([torch.stack(self._losses[task]).mean() for task in tasks])  # (T,)
         self.clear()
         return tasks, update, losses

@@ -1,4 +1,5 @@
-"""The interface of gradient balancing methods: task weights from the Gram matrix."""
+"""The interface of gradient balancing rules (:class:`GradientBalancer`): task weights
+from the Gram matrix of the task gradients."""
 
 from __future__ import annotations
 

@@ -30,9 +30,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from mtl.balancers.distributed import average_gradients, gather_rows, mean_over_processes, sum_over_processes, world_size
 from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.output import EncoderOutput
+from mtl.training.distributed import average_gradients, gather_rows, mean_over_processes, sum_over_processes, world_size
+from mtl.training.gradient_update import GradientUpdate, gram_of
 
 GradientMode = Literal["parameters", "representation"]
 
@@ -73,7 +74,7 @@ class TaskGradients:
         losses: list[Tensor],
         heads: list[nn.Module],
         lookups: list[tuple[Tensor, Tensor]],
-    ) -> tuple[Tensor, "_Update"]:
+    ) -> tuple[Tensor, GradientUpdate]:
         """Per-task gradients of the shared parameters.
 
         Args:
@@ -99,12 +100,12 @@ class TaskGradients:
             _accumulate(head_params, grads[len(dense) + int(table_trains) :])
             average_gradients(head_params)
         matrix = mean_over_processes(torch.stack(flat)) if dense else None  # (T, P), global-batch gradients
-        update = _Update(dense, matrix, self.lookup.weight if table_trains else None, rows)
+        update = GradientUpdate(dense, matrix, self.lookup.weight if table_trains else None, rows)
         return update.gram(), update
 
     def representation_step(
         self, losses: list[Tensor], heads: list[nn.Module], leaf: EncoderOutput, encoded: EncoderOutput
-    ) -> tuple[Tensor, "_Update"]:
+    ) -> tuple[Tensor, GradientUpdate]:
         """Per-task gradients with respect to one shared encoder output.
 
         Args:
@@ -129,58 +130,15 @@ class TaskGradients:
         read = [i for i in range(len(inputs)) if any(g[i] is not None for g in per_task)]
         outputs = [outputs[i] for i in read]
         if not outputs:  # no head reads the encoder: nothing flows back into it
-            return torch.zeros(len(losses), len(losses), dtype=torch.float64, device=losses[0].device), _Update()
+            return torch.zeros(len(losses), len(losses), dtype=torch.float64, device=losses[0].device), GradientUpdate()
         matrix = torch.stack([  # (T, N): N = B*T*D and/or B*D, the outputs read
             torch.cat([(g[i] if g[i] is not None else torch.zeros_like(inputs[i])).reshape(-1) for i in read]) for g in per_task
         ])  # fmt: skip
         # The global batch's representation gradients are every process's, each divided
         # by the number of processes W: their Gram matrix is the sum of the local ones / W².
-        gram = sum_over_processes(_gram(matrix)) / world_size() ** 2
+        gram = sum_over_processes(gram_of(matrix)) / world_size() ** 2
         shared = [p for p in self.encoder.parameters() if p.requires_grad]
-        return gram, _Update(outputs=outputs, matrix=matrix, shared=shared)
-
-
-class _Update:
-    """Writes ``sum_t w[t] * J[t]`` to the shared parameters' ``.grad``."""
-
-    def __init__(
-        self,
-        dense: list[nn.Parameter] | None = None,
-        matrix: Tensor | None = None,
-        table: nn.Parameter | None = None,
-        rows: list[tuple[Tensor, Tensor]] | None = None,
-        outputs: list[Tensor] | None = None,
-        shared: list[nn.Parameter] | None = None,
-    ) -> None:
-        self.dense, self.matrix, self.table, self.rows, self.outputs = dense, matrix, table, rows, outputs
-        self.shared = shared
-
-    def gram(self) -> Tensor:
-        """``(T, T)`` float64 Gram matrix of the parameter-mode task gradients."""
-        return _gram(self.matrix) + (_sparse_gram(self.rows) if self.rows else 0.0)
-
-    def apply(self, weights: Tensor) -> None:
-        if self.outputs is not None:  # representation mode: one backward through the encoder
-            combined = weights.to(self.matrix.dtype) @ self.matrix  # (N,)
-            parts, start = [], 0
-            for out in self.outputs:
-                parts.append(combined[start : start + out.numel()].view_as(out))
-                start += out.numel()
-            torch.autograd.backward(self.outputs, parts)
-            average_gradients(self.shared)
-            return
-        if self.matrix is not None:
-            combined = weights.to(self.matrix.dtype) @ self.matrix  # (P,)
-            start = 0
-            for p in self.dense:
-                g = combined[start : start + p.numel()].view_as(p)
-                p.grad = g.clone() if p.grad is None else p.grad + g
-                start += p.numel()
-        if self.table is not None:
-            grad = torch.zeros_like(self.table)
-            for w, (ids, rows) in zip(weights.to(self.table.dtype), self.rows):
-                grad.index_add_(0, ids, rows * w)
-            self.table.grad = grad if self.table.grad is None else self.table.grad + grad
+        return gram, GradientUpdate(outputs=outputs, matrix=matrix, shared=shared)
 
 
 def representation_leaf(encoded: EncoderOutput) -> EncoderOutput:
@@ -201,26 +159,6 @@ def _rows_by_token(ids: Tensor, grad: Tensor, pad_id: int) -> tuple[Tensor, Tens
     rows = torch.zeros(unique.numel(), grad.shape[-1], dtype=grad.dtype, device=grad.device)
     rows.index_add_(0, inverse, grad.reshape(-1, grad.shape[-1])[keep])  # (U, D)
     return unique, rows
-
-
-def _gram(matrix: Tensor | None) -> Tensor:
-    if matrix is None:
-        return torch.zeros(())
-    m = matrix.double()
-    return m @ m.T  # (T, T)
-
-
-def _sparse_gram(rows: list[tuple[Tensor, Tensor]]) -> Tensor:
-    """Gram matrix of the per-task embedding gradients given as (ids, rows) pairs."""
-    all_ids, inverse = torch.unique(torch.cat([ids for ids, _ in rows]), return_inverse=True)
-    dim = rows[0][1].shape[-1]
-    stacked = torch.zeros(len(rows), all_ids.numel(), dim, dtype=torch.float64, device=all_ids.device)
-    start = 0
-    for t, (ids, r) in enumerate(rows):
-        stacked[t, inverse[start : start + ids.numel()]] = r.double()
-        start += ids.numel()
-    flat = stacked.reshape(len(rows), -1)  # (T, U*D)
-    return flat @ flat.T
 
 
 def _accumulate(params: list[nn.Parameter], grads: tuple[Tensor | None, ...]) -> None:

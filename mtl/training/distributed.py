@@ -68,3 +68,31 @@ def gather_rows(ids: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
     merged = torch.zeros(unique.numel(), rows.shape[-1], dtype=rows.dtype, device=rows.device)
     merged.index_add_(0, inverse, rows_out)
     return unique, merged
+
+
+def global_losses(losses: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The task losses of the global batch: each averaged over processes (float64, detached)."""
+    names = list(losses)
+    mean = mean_over_processes(torch.stack([losses[name].detach() for name in names]).double())  # (T,)
+    return dict(zip(names, mean))
+
+
+def add_over_processes(sums: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Every process's running sums (name -> task -> value) added up; processes may have
+    seen different tasks."""
+    if world_size() == 1:
+        return sums
+    gathered: list[dict[str, dict[str, float]]] = [{} for _ in range(world_size())]
+    dist.all_gather_object(gathered, sums)
+    return add_by_key(gathered)
+
+
+def add_by_key(per_process: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Sums of name -> task -> value dictionaries, key by key."""
+    total: dict[str, dict[str, float]] = {}
+    for sums in per_process:
+        for name, by_task in sums.items():
+            merged = total.setdefault(name, {})
+            for task, value in by_task.items():
+                merged[task] = merged.get(task, 0.0) + value
+    return total
