@@ -8,11 +8,11 @@ DATA   ?= ../shared/data
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
-	@echo "make test             set up, then run the test suite"
+	@echo "make test             set up, then lint (ruff) and run the test suite"
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
 	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
@@ -44,8 +44,13 @@ train: demo
 demo: setup
 	$(MTL) fit -c experiments/demo.yaml
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
+
+# ruff's rules and style are in pyproject.toml; `ruff format .` and `ruff check --fix .` apply them
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 glue: setup
 	$(MTL) fit -c experiments/glue.yaml --data.data_dir=$(DATA)

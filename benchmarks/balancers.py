@@ -62,7 +62,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from overhead import _Batches, _StepTimer  # noqa: E402  (same timing as bench-overhead)
 
 LABELS = ["a", "b", "c"]
-WEIGHTING = ["Sum", "StaticWeights", "UncertaintyWeighting", "DynamicWeightAverage", "RandomLossWeighting", "FAMO", "GeometricMean"]
+WEIGHTING = [
+    "Sum",
+    "StaticWeights",
+    "UncertaintyWeighting",
+    "DynamicWeightAverage",
+    "RandomLossWeighting",
+    "FAMO",
+    "GeometricMean",
+]
 GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "AlignedMTL", "NashMTL", "GradVac", "UPGrad", "DBMTL", "GradNorm"]
 ALIASES = {"dwa": "DynamicWeightAverage", "rlw": "RandomLossWeighting", "uw": "UncertaintyWeighting", "imtl": "IMTLG"}
 
@@ -295,7 +303,9 @@ def run_torchjd(cfg: dict, batches, device, memory: Memory) -> list[float]:
             stacked.backward(weights)
         else:
             features = list({id(o.pooled): o.pooled for o in encoded.values()}.values())
-            mtl_backward(losses, features=features, tasks_params=[list(heads[t].parameters()) for t in step], shared_params=shared)
+            mtl_backward(
+                losses, features=features, tasks_params=[list(heads[t].parameters()) for t in step], shared_params=shared
+            )
             jac_to_grad(shared, aggregator)
         optimizer.step()
 
@@ -499,8 +509,11 @@ def render(args, configs: list[dict], results: list[dict], libmtl_line: str) -> 
                 key = "peak" if label.startswith("memory") else "ms"
                 limit = target
                 if target == "peer":
-                    peers = [v for (s, pl, pm, _, pe, pT), v in table.items() if (s, pm, pe, pT) == (shared, m, e, T)
-                             and pl in ("torchjd", "LibMTL") and "error" not in v]
+                    peers = [
+                        v
+                        for (s, pl, pm, _, pe, pT), v in table.items()
+                        if (s, pm, pe, pT) == (shared, m, e, T) and pl in ("torchjd", "LibMTL") and "error" not in v
+                    ]
                     ref, limit = (min(peers, key=lambda v: v["ms"]) if peers else {"error": "x"}), 0.75
                 if "error" in r or "error" in ref or ref[key] <= 0:
                     cells.append("n/a")
@@ -510,9 +523,13 @@ def render(args, configs: list[dict], results: list[dict], libmtl_line: str) -> 
             lines.append(f"| {m} {mode}: {label} | " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Memory: " + ("the peak RSS counter was reset after setup (`/proc/self/clear_refs`), so each value is the peak "
-                      "above setup" if reset else "the peak RSS counter could not be reset: values are `VmHWM - VmRSS` "
-                      "after setup and may include a setup peak") + " (CPU), or `torch.cuda.max_memory_allocated` (CUDA).",
+        "Memory: "
+        + (
+            "the peak RSS counter was reset after setup (`/proc/self/clear_refs`), so each value is the peak above setup"
+            if reset
+            else "the peak RSS counter could not be reset: values are `VmHWM - VmRSS` after setup and may include a setup peak"
+        )
+        + " (CPU), or `torch.cuda.max_memory_allocated` (CUDA).",
         "",
         "Command: `make bench-balancers` (LibMTL: `LIBMTL_SRC=/path/to/LibMTL make bench-balancers`)",
     ]
@@ -523,8 +540,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, nargs="+", default=[2, 4, 8])
     parser.add_argument("--encoders", nargs="+", choices=["lstm", "transformer"], default=["lstm", "transformer"])
-    parser.add_argument("--layouts", nargs="+", choices=["separate", "shared"], default=["separate", "shared"],
-                        help="separate inputs (loss weighting, parameters mode) and/or the shared input (representation mode)")
+    parser.add_argument(
+        "--layouts",
+        nargs="+",
+        choices=["separate", "shared"],
+        default=["separate", "shared"],
+        help="separate inputs (loss weighting, parameters mode) and/or the shared input (representation mode)",
+    )
     parser.add_argument("--methods", nargs="+", default=WEIGHTING + GRADIENT, help="our balancer classes (Sum is always run)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps per configuration")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
@@ -568,7 +590,10 @@ def main() -> None:
         r = done.get(_key(cfg)) or run_child(cfg, args.timeout)
         results.append(r)
         what = f"{cfg['library']}/{cfg['method']}/{cfg['mode']}/{cfg['encoder']}/T={cfg['T']}/{'shared' if cfg['shared'] else 'separate'}"
-        print(f"[{i}/{len(configs)}] {what}: " + (r["error"] if "error" in r else f"{r['ms']:.1f} ms, {r['peak'] / 2**20:.1f} MB"), flush=True)
+        print(
+            f"[{i}/{len(configs)}] {what}: " + (r["error"] if "error" in r else f"{r['ms']:.1f} ms, {r['peak'] / 2**20:.1f} MB"),
+            flush=True,
+        )
         # Written after every configuration, so an interrupted run keeps what it measured
         # (cells not reached yet read "not run").
         text = render(args, configs[:i], results, libmtl_line)
@@ -577,7 +602,10 @@ def main() -> None:
 
 
 def _key(cfg: dict) -> tuple:
-    return tuple(cfg[k] for k in ("shared", "library", "method", "mode", "encoder", "T", "batch", "length", "hidden", "vocab", "steps", "warmup"))
+    return tuple(
+        cfg[k]
+        for k in ("shared", "library", "method", "mode", "encoder", "T", "batch", "length", "hidden", "vocab", "steps", "warmup")
+    )
 
 
 def _measured(output: str) -> dict[tuple, dict]:

@@ -181,7 +181,8 @@ def main() -> None:
         f"(dim {DIM}, {HEADS} heads, ff {FF}), batch {args.batch} rows per process; median of {args.steps} steps after "
         f"{args.warmup} warm-up steps. Tokens = non-padding tokens of the global batch.",
         "",
-        "| setting | ms per step | tokens per step | tokens/s | throughput vs. first row |" + (" MFU |" if args.accelerator == "gpu" else ""),
+        "| setting | ms per step | tokens per step | tokens/s | throughput vs. first row |"
+        + (" MFU |" if args.accelerator == "gpu" else ""),
         "|---|---|---|---|---|" + ("---|" if args.accelerator == "gpu" else ""),
     ]
     for name, _, r in results:
@@ -191,7 +192,11 @@ def main() -> None:
         speed = f"{r['tokens_per_s'] / ref['tokens_per_s']:.2f}x" if "error" not in ref else "n/a"
         row = f"| {name} | {r['ms']:.1f} | {r['tokens_per_step']:.0f} | {r['tokens_per_s']:.0f} | {speed} |"
         lines.append(row + (f" {100 * r['mfu']:.1f}% ({r['gpu']}) |" if "mfu" in r else ""))
-    lines += ["", "Command: `make bench-ddp`" + (f" / `python benchmarks/ddp.py --accelerator gpu --precision {args.precision}`" if args.accelerator == "gpu" else "")]
+    lines += [
+        "",
+        "Command: `make bench-ddp`"
+        + (f" / `python benchmarks/ddp.py --accelerator gpu --precision {args.precision}`" if args.accelerator == "gpu" else ""),
+    ]
     text = "\n".join(lines)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")

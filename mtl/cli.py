@@ -83,7 +83,9 @@ class MultiTaskCLI(LightningCLI):
         subcommands = parser.add_subcommands()
         for name in self.subcommands():
             description = self.DESCRIPTIONS[name]
-            subparser = self._prepare_subcommand_parser(self.trainer_class, name, **{"description": description, **kwargs.get(name, {})})
+            subparser = self._prepare_subcommand_parser(
+                self.trainer_class, name, **{"description": description, **kwargs.get(name, {})}
+            )
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=description)
         report_parser = self.parser_class(description=_first_line(report), usage=REPORT_USAGE)
@@ -130,12 +132,12 @@ class MultiTaskCLI(LightningCLI):
         )
         if "tasks" not in {action.dest for action in parser._actions}:  # advise has its own (--tasks a b)
             parser.add_argument(
-                "--tasks", type=Optional[list[str]], default=None,
+                "--tasks", type=Optional[list[str]], default=None,  # noqa: UP045 (a parser type, read at run time)
                 help="train only these of the config's tasks (their heads too), e.g. a single-task baseline; "
                 "the run's name gets them appended: runs/<name>/<task>",
             )  # fmt: skip
         parser.add_argument(
-            "--run_name", type=Optional[str], default=None,
+            "--run_name", type=Optional[str], default=None,  # noqa: UP045 (a parser type, read at run time)
             help="the run's folder under runs/ (default: the last config file's name)",
         )  # fmt: skip
         parser.add_argument(

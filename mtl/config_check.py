@@ -200,12 +200,6 @@ def _suggestion(value: str) -> str:
     return f"; {module_name} provides {sorted(names)}" if names else ""
 
 
-
-
-
-
-
-
 # -- misspelt keys ----------------------------------------------------------------------
 @dataclasses.dataclass
 class _Place:
@@ -310,16 +304,6 @@ def _scalar(node: yaml.Node) -> Any:
     return node.value if isinstance(node, yaml.ScalarNode) else None
 
 
-
-
-
-
-
-
-
-
-
-
 # -- heads and tasks --------------------------------------------------------------------
 def head_task_errors(config: Any) -> list[str]:
     """Heads whose ``label_type`` does not fit their task's type, in a resolved config
@@ -364,9 +348,7 @@ def _heads_for(label_type: str, pair: bool) -> list[str]:
     import mtl.heads
 
     fitting = [
-        f"mtl.heads.{name}"
-        for name in mtl.heads.__all__
-        if getattr(getattr(mtl.heads, name), "label_type", None) == label_type
+        f"mtl.heads.{name}" for name in mtl.heads.__all__ if getattr(getattr(mtl.heads, name), "label_type", None) == label_type
     ]
     # the pair heads first for a sentence-pair task, last otherwise
     return sorted(fitting, key=lambda n: ("Pair" in n) != pair)

@@ -33,7 +33,11 @@ class MultiTaskModel(nn.Module):
     """
 
     def __init__(
-        self, encoder: Encoder, heads: dict[str, TaskHead], alignment: Alignment | None = None, special_ids: SpecialIds | None = None
+        self,
+        encoder: Encoder,
+        heads: dict[str, TaskHead],
+        alignment: Alignment | None = None,
+        special_ids: SpecialIds | None = None,
     ) -> None:
         super().__init__()
         self.alignment = alignment

@@ -22,9 +22,7 @@ MODEL_CONFIG = "model_config"
 M = TypeVar("M", bound=L.LightningModule)
 
 
-def rebuild_from_checkpoint(
-    cls: type[M], path: str | Path, map_location: Any = None, strict: bool | None = None
-) -> M | None:
+def rebuild_from_checkpoint(cls: type[M], path: str | Path, map_location: Any = None, strict: bool | None = None) -> M | None:
     """``cls`` built from the config in checkpoint ``path`` and loaded with its weights;
     None when the checkpoint holds no config (made in Python, not by the command)."""
     checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)

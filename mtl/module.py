@@ -4,7 +4,6 @@ balancer, the training step (:mod:`mtl.training`), evaluation and checkpoints.""
 from __future__ import annotations
 
 import dataclasses
-
 from typing import Any
 
 import lightning as L
@@ -117,7 +116,9 @@ class MultiTaskModule(L.LightningModule):
         # The network's parts are registered here, under the names checkpoints have always
         # used (``encoder.``, ``encoders.``, ``heads.``, ``alignment.``); the model object
         # itself is not a registered child, so no parameter is saved twice.
-        object.__setattr__(self, "model", MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids))
+        object.__setattr__(
+            self, "model", MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids)
+        )
         self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
         self.heads = self.model.heads
         self.transfer, self.optimizer, self.lr_scheduler = transfer, optimizer, lr_scheduler
@@ -235,7 +236,9 @@ class MultiTaskModule(L.LightningModule):
     def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, hparams_file: Any = None, strict: bool | None = None, weights_only: bool | None = None, **kwargs: Any) -> MultiTaskModule:  # fmt: skip
         """Lightning's; a checkpoint of the ``mtl`` command is rebuilt from its model config."""
         rebuilt = None if hparams_file or kwargs else rebuild_from_checkpoint(cls, checkpoint_path, map_location, strict)
-        return rebuilt or super().load_from_checkpoint(checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs)
+        return rebuilt or super().load_from_checkpoint(
+            checkpoint_path, map_location, hparams_file, strict, weights_only, **kwargs
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if checkpoint.get("random_state") is not None:

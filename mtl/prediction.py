@@ -48,7 +48,6 @@ def mark_blank_and_cut_inputs(records: list[dict[str, Any]], batch: TaskBatch, t
                     record[task] = record[task] + [None] * (n - len(record[task]))
             record["truncated"] = {"words": n, "words_read": k}
             record["note"] = (
-                f"input longer than the model reads: predictions from its first {k} of {n} words, "
-                "the other words' tags are null"
+                f"input longer than the model reads: predictions from its first {k} of {n} words, the other words' tags are null"
             )
     return records

@@ -22,4 +22,4 @@ def select_tasks(config: Any, names: list[str]) -> None:
 
 
 def _name(task: Any) -> str:
-    return task.get("name") if hasattr(task, "get") else getattr(task, "name")
+    return task.get("name") if hasattr(task, "get") else task.name

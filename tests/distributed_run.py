@@ -35,7 +35,11 @@ def write_corpus(directory: Path, rows: int = 96, name: str = "train") -> dict[s
             with path.open("w") as out:
                 for _ in range(n):
                     tokens = [rng.choice(words) for _ in range(rng.randint(3, 9))]
-                    row = {"tokens": tokens, "polarity": "pos" if "good" in tokens else "neg", "animal": "cat" if "cat" in tokens else "other"}
+                    row = {
+                        "tokens": tokens,
+                        "polarity": "pos" if "good" in tokens else "neg",
+                        "animal": "cat" if "cat" in tokens else "other",
+                    }
                     out.write(json.dumps(row) + "\n")
     return {"train": str(paths[name]), "validation": str(paths[f"{name}-dev"])}
 
@@ -70,22 +74,37 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--nodes", type=int, default=1, help="Trainer num_nodes (under torchrun)")
     parser.add_argument("--sampling", default="all")
-    parser.add_argument("--animal-rows", type=int, help="the second task's own training rows (uneven sizes); by default it reads the first's rows")
-    parser.add_argument("--nan-at", type=int, nargs=2, metavar=("STEP", "RANK"), help="Sum with a NaN total at STEP in process RANK")
+    parser.add_argument(
+        "--animal-rows", type=int, help="the second task's own training rows (uneven sizes); by default it reads the first's rows"
+    )
+    parser.add_argument(
+        "--nan-at", type=int, nargs=2, metavar=("STEP", "RANK"), help="Sum with a NaN total at STEP in process RANK"
+    )
     parser.add_argument("--data", default=str(Path(os.environ.get("MTL_CACHE", "/tmp")) / "distributed-corpus"))
     args = parser.parse_args()
 
     source = {"path": "json", "data_files": write_corpus(Path(args.data))}
-    animal = {"path": "json", "data_files": write_corpus(Path(args.data), args.animal_rows, "animal")} if args.animal_rows else source
+    animal = (
+        {"path": "json", "data_files": write_corpus(Path(args.data), args.animal_rows, "animal")} if args.animal_rows else source
+    )
     tasks = [
         Task("polarity", "classification", source, text="tokens", label="polarity", labels=["neg", "pos"]),
         Task("animal", "classification", animal, text="tokens", label="animal", labels=["cat", "other"]),
     ]
-    data = MultiTaskDataModule(tasks, batch_size=args.batch_size, sampling=args.sampling, bucket_batches=1, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
+    data = MultiTaskDataModule(
+        tasks,
+        batch_size=args.batch_size,
+        sampling=args.sampling,
+        bucket_batches=1,
+        tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1),
+    )
     torch.manual_seed(0)
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=8, hidden_dim=8, dropout=0.0),
-        {"polarity": partial(ClassificationHead, pooling="max", dropout=0.0), "animal": partial(ClassificationHead, pooling="max", dropout=0.0)},
+        {
+            "polarity": partial(ClassificationHead, pooling="max", dropout=0.0),
+            "animal": partial(ClassificationHead, pooling="max", dropout=0.0),
+        },
         balancer=SumWithNaN(*args.nan_at) if args.nan_at else getattr(mtl.balancers, args.balancer)(),
         gradient_mode=args.mode,
         lr=1e-2,

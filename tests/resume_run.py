@@ -45,7 +45,11 @@ def write_corpus(directory: Path) -> dict[str, str]:
             with path.open("w") as out:
                 for _ in range(n):
                     tokens = [rng.choice(words) for _ in range(rng.randint(3, 9))]
-                    row = {"tokens": tokens, "label": "pos" if "good" in tokens else "neg", "tags": ["D" if t in ("the", "a") else "X" for t in tokens]}
+                    row = {
+                        "tokens": tokens,
+                        "label": "pos" if "good" in tokens else "neg",
+                        "tags": ["D" if t in ("the", "a") else "X" for t in tokens],
+                    }
                     out.write(json.dumps(row) + "\n")
         files[split] = str(path)
     return files
@@ -66,8 +70,13 @@ def main() -> None:
     L.seed_everything(0)
     files = write_corpus(Path(args.data))
     source = {"path": "json", "data_files": files}
-    tasks = [Task("sentiment", "classification", source, text="tokens"), Task("det", "tagging", source, text="tokens", label="tags")]
-    data = MultiTaskDataModule(tasks, batch_size=8, sampling=args.sampling, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1))
+    tasks = [
+        Task("sentiment", "classification", source, text="tokens"),
+        Task("det", "tagging", source, text="tokens", label="tags"),
+    ]
+    data = MultiTaskDataModule(
+        tasks, batch_size=8, sampling=args.sampling, tokenizer=TokenizerSpec(vocab_size=60, min_frequency=1)
+    )
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=8, hidden_dim=8, dropout=0.3),  # dropout: the random state must resume too
         {"sentiment": partial(ClassificationHead, pooling="max"), "det": TaggingHead},

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from command import mtl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
-
-from command import mtl
 
 from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
@@ -45,7 +44,9 @@ def test_demo_reaches_stated_accuracy_then_tests_and_predicts(tmp_path: Path) ->
     ckpt = str(run / "checkpoints" / "last.ckpt")
     state = torch.load(ckpt, weights_only=True)  # plain tensors and values only: safe to load
     assert state["hyper_parameters"]["vocab_size"] > 0
-    test = mtl("test", "-c", config, "--ckpt_path", ckpt, "--trainer.logger=false", "--trainer.enable_progress_bar=false", cwd=tmp_path)
+    test = mtl(
+        "test", "-c", config, "--ckpt_path", ckpt, "--trainer.logger=false", "--trainer.enable_progress_bar=false", cwd=tmp_path
+    )
     assert test.returncode == 0, test.stderr[-3000:]
     held_out = json.loads((tmp_path / "runs" / "results-test.json").read_text())["tasks"]
     assert held_out["tags"]["accuracy"] >= 0.97
@@ -183,7 +184,9 @@ def test_tasks_option_keeps_a_subset_and_names_the_run(shared_data: Path, tmp_pa
     assert [lg.name for lg in cli.trainer.loggers if isinstance(lg, CSVLogger)] == ["glue/rte+cola"]
     named = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args + ["--run_name", "report/lstm/single"])
     assert [lg.name for lg in named.trainer.loggers if isinstance(lg, CSVLogger)] == ["report/lstm/single"]
-    with pytest.raises(ValueError, match=r"unknown task\(s\) \['qnli'\]; the config's tasks are \['sst2', 'cola', 'mrpc', 'stsb', 'rte'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown task\(s\) \['qnli'\]; the config's tasks are \['sst2', 'cola', 'mrpc', 'stsb', 'rte'\]"
+    ):
         MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=args[:-1] + ["[qnli]"])
 
 
@@ -191,7 +194,9 @@ def test_the_batch_order_follows_seed_everything_unless_data_seed_is_set(tmp_pat
     config = ["-c", str(ROOT / "experiments" / "demo.yaml"), "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
     cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=[*config, "--seed_everything", "3"])
     assert cli.datamodule.seed == 3
-    cli = MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=[*config, "--seed_everything", "3", "--data.seed", "5"])
+    cli = MultiTaskCLI(
+        MultiTaskModule, MultiTaskDataModule, run=False, args=[*config, "--seed_everything", "3", "--data.seed", "5"]
+    )
     assert cli.datamodule.seed == 5
 
 
@@ -206,5 +211,7 @@ def test_test_after_fit_evaluates_the_best_checkpoint_into_the_run_directory(tmp
     (best,) = (run / "checkpoints").glob("best-*.ckpt")
     record = json.loads((run / "results-test.json").read_text())
     assert record["stage"] == "test" and set(record["tasks"]) == {"sentiment", "tags", "topic"}
-    assert f"Loaded model weights from the checkpoint at {best.relative_to(tmp_path)}" in done.stdout + done.stderr  # the best one
+    assert (
+        f"Loaded model weights from the checkpoint at {best.relative_to(tmp_path)}" in done.stdout + done.stderr
+    )  # the best one
     assert sorted(p.name for p in (tmp_path / "runs" / "demo").iterdir()) == ["version_0"]  # no second run folder

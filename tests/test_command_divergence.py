@@ -12,10 +12,10 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-
 from command import TINY, mtl
-from mtl.callbacks.results_table import ResultsTable, markdown_table
+
 from mtl.callbacks.checkpoint import RunCheckpoint
+from mtl.callbacks.results_table import ResultsTable, markdown_table
 from mtl.report.run_record import RunRecord
 
 QUICK = ["--trainer.logger=false", "--trainer.limit_val_batches=2", "--model.lr=1e6"]  # lr 1e6: NaN from step 10 or so
@@ -42,7 +42,9 @@ def test_a_run_that_ends_nan_fails_with_one_line_and_honest_results(tmp_path: Pa
     )  # fmt: skip
     assert done.returncode != 0
     line = _error_line(done.stderr)
-    assert re.search(r"the run diverged: val/\w+/loss.* NaN or infinite at step 18 \(training losses NaN or infinite since step \d+\)", line), line
+    assert re.search(
+        r"the run diverged: val/\w+/loss.* NaN or infinite at step 18 \(training losses NaN or infinite since step \d+\)", line
+    ), line
     assert "model.lr" in line and "--trainer.gradient_clip_val" in line
     run = tmp_path / "runs"
     results = _strict((run / "results-fit.json").read_text())

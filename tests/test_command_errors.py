@@ -92,13 +92,14 @@ def test_misspelt_head_argument_names_the_head_and_its_arguments(tmp_path: Path)
     config = write_config(tmp_path)
     typo = tmp_path / "typo.yaml"
     typo.write_text(
-        "model:\n  heads:\n    sentiment:\n      class_path: mtl.heads.ClassificationHead\n"
-        "      init_args: {poolin: max}\n",
+        "model:\n  heads:\n    sentiment:\n      class_path: mtl.heads.ClassificationHead\n      init_args: {poolin: max}\n",
         encoding="utf-8",
     )
     error = fails(tmp_path, "-c", str(config), "-c", "typo.yaml", code=2)
     assert "typo.yaml:5: model.heads.sentiment.init_args: unknown key 'poolin'; did you mean 'pooling'?" in error
-    assert "(ClassificationHead takes: activation, class_weights, dropout, hidden_dim, label_smoothing, metrics, pooling)" in error
+    assert (
+        "(ClassificationHead takes: activation, class_weights, dropout, hidden_dim, label_smoothing, metrics, pooling)" in error
+    )
     assert_nothing_created(tmp_path)
 
 
@@ -195,8 +196,7 @@ def test_empty_file_among_several_is_named(tmp_path: Path) -> None:
     config = write_config(tmp_path, train="[train.csv, empty.csv]")
     error = fails(tmp_path, "-c", str(config), code=1)
     assert error == (
-        "error: task 'sentiment': empty.csv (split 'train'): the file is empty; "
-        "fill it or remove it from `source.data_files`"
+        "error: task 'sentiment': empty.csv (split 'train'): the file is empty; fill it or remove it from `source.data_files`"
     )
 
 

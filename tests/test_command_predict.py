@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from command import TINY, mtl
 
 from mtl.data.datamodule import MultiTaskDataModule

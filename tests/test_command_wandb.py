@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from command import TINY
+
 from mtl.tracking import WandbTracker, wandb_unreachable
 
 FAKE_KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real one

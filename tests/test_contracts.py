@@ -14,9 +14,7 @@ from mtl.heads.base import TaskHead
 
 
 def test_every_task_type_has_a_head_of_its_label_kind() -> None:
-    heads = [
-        c for _, c in inspect.getmembers(mtl.heads, inspect.isclass) if issubclass(c, TaskHead) and c is not TaskHead
-    ]
+    heads = [c for _, c in inspect.getmembers(mtl.heads, inspect.isclass) if issubclass(c, TaskHead) and c is not TaskHead]
     kinds = {head.label_type for head in heads}
     assert all(isinstance(kind, LabelKind) for kind in kinds)
     assert set(LABEL_TYPE.values()) == kinds == set(LabelKind)

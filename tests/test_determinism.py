@@ -40,7 +40,12 @@ def _fit(files: dict[str, str], encoder: str, seed: int, tmp_path) -> tuple[dict
     )
     heads = {"sentiment": partial(ClassificationHead, pooling="max", dropout=0.2), "det": TaggingHead, "length": RegressionHead}
     model = MultiTaskModule(
-        ENCODERS[encoder], heads, balancer=UncertaintyWeighting(), vocab_size=data.vocab_size, task_labels=data.task_labels, lr=1e-2
+        ENCODERS[encoder],
+        heads,
+        balancer=UncertaintyWeighting(),
+        vocab_size=data.vocab_size,
+        task_labels=data.task_labels,
+        lr=1e-2,
     )
     trainer = L.Trainer(
         max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

@@ -34,7 +34,9 @@ def assert_same_run(one: dict, two: dict) -> None:
     moved = [k for k in keys if not torch.equal(one["final"][k], one["initial"][k])]
     assert moved, "no parameter trained"
     for key in keys:
-        torch.testing.assert_close(two["final"][key], one["final"][key], rtol=1e-4, atol=1e-5, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(
+            two["final"][key], one["final"][key], rtol=1e-4, atol=1e-5, msg=lambda m, key=key: f"{key}: {m}"
+        )
     assert two["steps"] == one["steps"]
     assert one["metrics"].keys() == two["metrics"].keys() and "val/average" in one["metrics"]
     for name, value in one["metrics"].items():  # every validation row counted once, on some process
@@ -100,9 +102,14 @@ def _launch(launcher: str, out: Path, tmp_path: Path) -> list[subprocess.Popen]:
     else:  # what `srun` sets for each of 2 tasks on one node (Lightning's SLURMEnvironment)
         slurm = {"SLURM_NTASKS": "2", "SLURM_NTASKS_PER_NODE": "2", "SLURM_NNODES": "1", "SLURM_NODEID": "0",
                  "SLURM_JOB_NAME": "mtl", "SLURM_JOB_ID": "4242", "SLURM_NODELIST": "127.0.0.1", "MASTER_PORT": port}  # fmt: skip
-        commands = [([sys.executable, *script, "--devices", "2"], slurm | {"SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)}) for r in (0, 1)]
+        commands = [
+            ([sys.executable, *script, "--devices", "2"], slurm | {"SLURM_PROCID": str(r), "SLURM_LOCALID": str(r)})
+            for r in (0, 1)
+        ]
     return [
-        subprocess.Popen(command, env=_env(tmp_path) | extra, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            command, env=_env(tmp_path) | extra, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         for command, extra in commands
     ]
 

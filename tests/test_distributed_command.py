@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from command import ROOT
 
 CONFIG = ROOT / "tests" / "configs" / "ddp.yaml"
@@ -70,7 +69,9 @@ def run_together(commands: list[tuple[list[str], dict[str, str]]], cwd: Path) ->
     processes = []
     for (command, env), log in zip(commands, logs):
         with log.open("w") as out:
-            processes.append(subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            )
     deadline = time.monotonic() + TIMEOUT
     try:
         while any(p.poll() is None for p in processes) and not any(p.returncode for p in processes):
@@ -103,14 +104,20 @@ def finished_run(cwd: Path, name: str) -> dict:
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
     for artefact in ("config.yaml", "tokenizer.json", "metrics.csv", "results-fit.md", "task_weights.png"):
         assert (run / artefact).is_file(), artefact
-    return {"state": checkpoint["state_dict"], "step": checkpoint["global_step"], "results": json.loads((run / "results-fit.json").read_text())}
+    return {
+        "state": checkpoint["state_dict"],
+        "step": checkpoint["global_step"],
+        "results": json.loads((run / "results-fit.json").read_text()),
+    }
 
 
 def assert_same_run(one: dict, two: dict) -> None:
     keys = [k for k in one["state"] if k.startswith(("encoder.", "heads."))]
     assert keys and two["state"].keys() == one["state"].keys()
     for key in keys:
-        torch.testing.assert_close(two["state"][key], one["state"][key], rtol=1e-4, atol=1e-5, msg=lambda m, key=key: f"{key}: {m}")
+        torch.testing.assert_close(
+            two["state"][key], one["state"][key], rtol=1e-4, atol=1e-5, msg=lambda m, key=key: f"{key}: {m}"
+        )
     assert one["step"] == two["step"] == STEPS
     assert one["results"]["global_step"] == two["results"]["global_step"] == STEPS
     tasks = one["results"]["tasks"]
@@ -166,7 +173,16 @@ def test_torchrun_two_nodes_with_their_own_caches(workspace: Path, one_process: 
     (own_cache / "tokenizers" / cached.name).write_text(json.dumps(tokenizer))
     commands = [
         (
-            [TORCHRUN, "--nnodes=2", "--nproc-per-node=1", f"--node-rank={node}", *rendezvous, "-m", "mtl", *ddp_options(CONFIG, devices=1, nodes=2)],
+            [
+                TORCHRUN,
+                "--nnodes=2",
+                "--nproc-per-node=1",
+                f"--node-rank={node}",
+                *rendezvous,
+                "-m",
+                "mtl",
+                *ddp_options(CONFIG, devices=1, nodes=2),
+            ],
             environment(workspace / "cache" if node == 0 else own_cache),
         )
         for node in (0, 1)
@@ -179,12 +195,21 @@ def srun_command(devices: int, nodes: int) -> list[str]:
     """The ``srun`` line of launch/slurm.sbatch, with its variables filled in, run on CPUs."""
     script = SBATCH.read_text().replace("\\\n", " ")
     (line,) = [line for line in script.splitlines() if line.startswith("srun ")]
-    values = {"CONFIG": str(CONFIG), "DATA": str(ROOT / "tests" / "data"), "SLURM_NTASKS_PER_NODE": str(devices), "SLURM_NNODES": str(nodes)}
+    values = {
+        "CONFIG": str(CONFIG),
+        "DATA": str(ROOT / "tests" / "data"),
+        "SLURM_NTASKS_PER_NODE": str(devices),
+        "SLURM_NNODES": str(nodes),
+    }
     line = line.replace(' "${RESUME[@]}"', "")  # no checkpoint to resume from
     line = re.sub(r"\$\{?(\w+)\}?", lambda m: values[m.group(1)], line)
     command = shlex.split(line)[1:]  # after `srun`
     assert command[0] == ".venv/bin/mtl" and "--trainer.accelerator=gpu" in command, line
-    assert "--trainer.strategy=ddp" in command and f"--trainer.devices={devices}" in command and f"--trainer.num_nodes={nodes}" in command
+    assert (
+        "--trainer.strategy=ddp" in command
+        and f"--trainer.devices={devices}" in command
+        and f"--trainer.num_nodes={nodes}" in command
+    )
     rest = [option.replace("--trainer.accelerator=gpu", "--trainer.accelerator=cpu") for option in command[1:]]
     return [*MTL, *rest, f"--trainer.max_steps={STEPS}", f"--data.batch_size={BATCH}"]
 

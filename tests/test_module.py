@@ -128,7 +128,9 @@ class _NaNLoss(Weighting):
 def test_nonfinite_loss_skips_steps_then_stops_with_a_clear_message(tiny_corpus, fresh_cache, tmp_path) -> None:
     data, model = build(tiny_corpus, balancer=_NaNLoss(), max_nonfinite_steps=3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(FloatingPointError, match=r"NaN or infinite loss from tasks .* for 3 steps in a row, since step 0.*--ckpt_path"):
+    with pytest.raises(
+        FloatingPointError, match=r"NaN or infinite loss from tasks .* for 3 steps in a row, since step 0.*--ckpt_path"
+    ):
         trainer(tmp_path, max_steps=10).fit(model, data)
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "a skipped step changed the weights"

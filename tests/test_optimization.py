@@ -45,7 +45,9 @@ def test_an_injected_optimizer_keeps_groups_and_warmup_with_a_gradient_balancer(
     data, model = build(
         tiny_corpus, balancer=PCGrad(), lr=0.01, weight_decay=0.1, warmup=4, optimizer=partial(torch.optim.SGD, momentum=0.9)
     )
-    data = MultiTaskDataModule(tasks(tiny_corpus), batch_size=8, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
+    data = MultiTaskDataModule(
+        tasks(tiny_corpus), batch_size=8, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1)
+    )
     t = trainer(tmp_path, max_steps=2)
     t.fit(model, data)  # manual optimisation steps the optimiser and the schedule
     optimizer = t.optimizers[0]
@@ -56,7 +58,9 @@ def test_an_injected_optimizer_keeps_groups_and_warmup_with_a_gradient_balancer(
 
 
 def test_an_injected_schedule_replaces_the_warmup(tiny_corpus, fresh_cache, tmp_path) -> None:
-    data, model = build(tiny_corpus, lr=0.01, warmup=4, lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5))
+    data, model = build(
+        tiny_corpus, lr=0.01, warmup=4, lr_scheduler=partial(torch.optim.lr_scheduler.StepLR, step_size=1, gamma=0.5)
+    )
     t = trainer(tmp_path, max_steps=2)
     t.fit(model, data)
     assert t.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.01 * 0.25)

@@ -83,7 +83,9 @@ def test_readme_python_example_trains_to_its_stated_accuracy(tmp_path: Path) -> 
 
 
 def test_print_config_shows_the_resolved_config_and_trains_nothing(tmp_path: Path) -> None:
-    done = mtl("fit", "-c", str(TINY), "--print_config", "--model.lr", "0.003", "--data.batch_size", "64", cwd=tmp_path, timeout=120)
+    done = mtl(
+        "fit", "-c", str(TINY), "--print_config", "--model.lr", "0.003", "--data.batch_size", "64", cwd=tmp_path, timeout=120
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     config = yaml.safe_load(done.stdout)
     assert config["model"]["lr"] == 0.003 and config["data"]["batch_size"] == 64

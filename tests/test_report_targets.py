@@ -88,14 +88,20 @@ def test_glue_report_grid_and_document(shared_data: Path, tmp_path: Path) -> Non
     assert (cwd / "reports" / "glue" / "learning-curves.png").stat().st_size > 10_000
     # the runs' own plots of multi-task runs only (a single task's weight says nothing)
     copied = sorted(p.name for p in (cwd / "reports" / "glue").glob("glue_report-*.png"))
-    assert "glue_report-lstm-sum-seed0-task_weights.png" in copied and not [n for n in copied if "single" in n or "pretrained" in n]
+    assert "glue_report-lstm-sum-seed0-task_weights.png" in copied and not [
+        n for n in copied if "single" in n or "pretrained" in n
+    ]
 
 
 def test_ud_report_tests_each_runs_best_checkpoint(shared_data: Path, tmp_path: Path) -> None:
     if not (ROOT / ".venv" / ".installed").exists():
         pytest.skip("needs the project's .venv (make setup)")
     cwd = workspace(tmp_path)
-    args = [f"DATA={shared_data}", "UD_REPORT_RUNS=joint single/upos spelling/upos", f"EXTRA_ARGS={TINY} --trainer.limit_test_batches=2"]
+    args = [
+        f"DATA={shared_data}",
+        "UD_REPORT_RUNS=joint single/upos spelling/upos",
+        f"EXTRA_ARGS={TINY} --trainer.limit_test_batches=2",
+    ]
     done = make(cwd, "ud-report", *args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = (cwd / "reports" / "ud_ewt.md").read_text()
@@ -106,7 +112,9 @@ def test_ud_report_tests_each_runs_best_checkpoint(shared_data: Path, tmp_path: 
     assert single["upos accuracy"] and not single["xpos accuracy"]  # the single run had UPOS only
     spelling = rows["single-task + word spelling"]
     assert spelling["upos accuracy"] and not spelling["xpos accuracy"]
-    config = yaml.safe_load(next((cwd / "runs" / "ud_report" / "spelling" / "upos" / "seed0").glob("version_*/config.yaml")).read_text())
+    config = yaml.safe_load(
+        next((cwd / "runs" / "ud_report" / "spelling" / "upos" / "seed0").glob("version_*/config.yaml")).read_text()
+    )
     assert config["model"]["heads"]["upos"]["init_args"]["word_features"] == 48
     (version,) = (cwd / "runs" / "ud_report" / "single" / "upos" / "seed0").glob("version_*")
     tested = json.loads((version / "results-test.json").read_text())["tasks"]["upos"]["accuracy"]

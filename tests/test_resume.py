@@ -17,7 +17,16 @@ SCRIPT = Path(__file__).with_name("resume_run.py")
 
 def run(tmp_path: Path, out: str, root: str, *extra: str) -> subprocess.CompletedProcess:
     env = os.environ | {"MTL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, str(SCRIPT), str(tmp_path / out), "--root", str(tmp_path / root), "--data", str(tmp_path / "corpus"), *extra]
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        str(tmp_path / out),
+        "--root",
+        str(tmp_path / root),
+        "--data",
+        str(tmp_path / "corpus"),
+        *extra,
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
 
 
@@ -49,5 +58,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(balancer: st
     actual = torch.load(tmp_path / "resumed.pt", weights_only=True)
     assert expected["tensors"].keys() == actual["tensors"].keys()
     for key in expected["tensors"]:
-        torch.testing.assert_close(actual["tensors"][key], expected["tensors"][key], rtol=0, atol=1e-6, msg=lambda m: f"{key}: {m}")
+        torch.testing.assert_close(
+            actual["tensors"][key], expected["tensors"][key], rtol=0, atol=1e-6, msg=lambda m, key=key: f"{key}: {m}"
+        )
     torch.testing.assert_close(actual["balancer"], expected["balancer"], rtol=0, atol=1e-9)

@@ -31,9 +31,7 @@ def shifted_tokenizer(tiny_corpus: dict[str, str], tmp_path: Path) -> str:
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.Lowercase()
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(
-        texts, trainers.WordPieceTrainer(vocab_size=80, min_frequency=1, special_tokens=ORDER)
-    )
+    tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=80, min_frequency=1, special_tokens=ORDER))
     add_templates(tokenizer)
     path = tmp_path / "tokenizer.json"
     tokenizer.save(str(path))
@@ -99,9 +97,7 @@ def test_padding_uses_the_tokenizers_pad_id_and_training_leaves_its_row_untouche
     assert float(metrics["val/denoising/perplexity"]) < 20 < data.vocab_size  # learned: far below uniform guessing
 
 
-def test_losses_do_not_depend_on_padding(
-    tiny_corpus: dict[str, str], shifted_tokenizer: str, fresh_cache: Path
-) -> None:
+def test_losses_do_not_depend_on_padding(tiny_corpus: dict[str, str], shifted_tokenizer: str, fresh_cache: Path) -> None:
     """Each task's loss over two rows batched together (the shorter one padded with id 1)
     equals the mean of its losses over each row alone (no padding)."""
     data = _data(tiny_corpus, shifted_tokenizer)
@@ -118,9 +114,7 @@ def test_losses_do_not_depend_on_padding(
         head = model.heads[name]
         with torch.no_grad():
             together = head.loss(model(both, name), both)
-            alone = [
-                head.loss(model(b, name), b) for b in (collate(split[[i]], name, EXPECTED.pad) for i in (short, long))
-            ]
+            alone = [head.loss(model(b, name), b) for b in (collate(split[[i]], name, EXPECTED.pad) for i in (short, long))]
         if name == "sentiment":  # a mean over rows
             torch.testing.assert_close(together, (alone[0] + alone[1]) / 2)
         else:  # a mean over labelled tokens

@@ -96,4 +96,3 @@ class DynamicWeightAverage(Weighting):
         self._counts = {name: torch.tensor(value) for name, value in state["counts"].items()}
         self.history = [dict(h) for h in state["history"]]
         self.weights = dict(state["weights"])
-

@@ -70,7 +70,9 @@ class FAMO(Weighting):
     def forward(self, losses: dict[str, Tensor], global_losses: dict[str, Tensor] | None = None) -> Tensor:
         names = list(losses)
         d = torch.stack([losses[name] for name in names]) - self.min_loss + self.eps  # (T,)
-        stacked = d if global_losses is None else torch.stack([global_losses[n] for n in names]).to(d.dtype) - self.min_loss + self.eps
+        stacked = (
+            d if global_losses is None else torch.stack([global_losses[n] for n in names]).to(d.dtype) - self.min_loss + self.eps
+        )
         # The global batch's losses (mean over processes), so every process keeps the same
         # logits and the averaged gradient is the one-process gradient.
         now = stacked.detach().double().cpu().tolist()  # (T,) the one device sync of the step

@@ -40,9 +40,7 @@ class MGDA(GradientBalancer):
     def __init__(self, normalization: Literal["none", "l2", "loss", "loss+"] = "none") -> None:
         super().__init__()
         if normalization not in ("none", "l2", "loss", "loss+"):
-            raise ValueError(
-                f"MGDA: normalization must be one of 'none', 'l2', 'loss', 'loss+'; got {normalization!r}"
-            )
+            raise ValueError(f"MGDA: normalization must be one of 'none', 'l2', 'loss', 'loss+'; got {normalization!r}")
         self.normalization = normalization
 
     def forward(self, gram: Tensor, losses: Tensor) -> Tensor:

@@ -35,9 +35,7 @@ class RandomLossWeighting(Weighting):
     def __init__(self, distribution: Distribution = "normal", seed: int | None = None) -> None:
         super().__init__()
         if distribution not in ("normal", "dirichlet", "uniform"):
-            raise ValueError(
-                f"RandomLossWeighting distribution must be 'normal', 'dirichlet' or 'uniform', got {distribution!r}"
-            )
+            raise ValueError(f"RandomLossWeighting distribution must be 'normal', 'dirichlet' or 'uniform', got {distribution!r}")
         self.distribution = distribution
         self.seed = seed
         self._generator: torch.Generator | None = None

@@ -61,8 +61,7 @@ class UncertaintyWeighting(Weighting):
         unknown = self.regression_tasks - set(self.log_vars)
         if unknown:
             raise ValueError(
-                f"UncertaintyWeighting: regression_tasks {sorted(unknown)} are not tasks; "
-                f"known tasks are {sorted(self.log_vars)}"
+                f"UncertaintyWeighting: regression_tasks {sorted(unknown)} are not tasks; known tasks are {sorted(self.log_vars)}"
             )
 
     def forward(self, losses: dict[str, Tensor]) -> Tensor:

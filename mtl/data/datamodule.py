@@ -260,7 +260,9 @@ class MultiTaskDataModule(L.LightningDataModule):
             if cached is not None:
                 self.tokenizer_path = path
                 return cached
-            log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks))
+            log.info(
+                "training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks)
+            )
             tokenizer = train_tokenizer(self._training_text(), spec)
             save_atomically(tokenizer, path)
         self.tokenizer_path = path
@@ -287,7 +289,9 @@ class MultiTaskDataModule(L.LightningDataModule):
                 "data.tokenizer.path to one tokenizer.json that every machine reads (e.g. rank 0's, or an earlier "
                 "run's), or point MTL_CACHE at a folder all machines share"
             )
-        log.info("process %d: encoding with rank 0's tokenizer (its own, from %s, differs)", trainer.global_rank, self.tokenizer_path)
+        log.info(
+            "process %d: encoding with rank 0's tokenizer (its own, from %s, differs)", trainer.global_rank, self.tokenizer_path
+        )
         self.tokenizer = tokenizer
         self.encoded = {}
         vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]

@@ -156,9 +156,7 @@ def _word_starts(word_ids: list[int | None]) -> list[int]:
     return starts
 
 
-def encode_split(
-    split: datasets.Dataset, task: Task, tokenizer: Tokenizer, labels: list[str], role: str
-) -> datasets.Dataset:
+def encode_split(split: datasets.Dataset, task: Task, tokenizer: Tokenizer, labels: list[str], role: str) -> datasets.Dataset:
     """Tokenize one split with ``Dataset.map(batched=True)`` (cached by the datasets
     library when the split comes from files) and keep only the encoded columns."""
     names = class_names(split.features[task.label]) if task.label in split.features else None

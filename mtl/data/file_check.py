@@ -220,12 +220,9 @@ def _json_problem(name: str, text: str) -> str | None:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as error:
-            return (
-                f"{name}:{number}\0not a valid JSON line at column {error.colno} ({error.msg}); "
-                f"write one JSON object per line"
-            )
+            return f"{name}:{number}\0not a valid JSON line at column {error.colno} ({error.msg}); write one JSON object per line"
         if not isinstance(row, dict):
-            return f"{name}:{number}\0a JSON line must be an object like {{\"text\": ...}}, found {type(row).__name__}"
+            return f'{name}:{number}\0a JSON line must be an object like {{"text": ...}}, found {type(row).__name__}'
     return None
 
 

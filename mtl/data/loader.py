@@ -58,7 +58,9 @@ class StepPlan:
         self.sizes = {name: len(rows) for name, rows in lengths.items()}
         small = {name: n for name, n in self.sizes.items() if n < world_size}
         if small:
-            raise ValueError(f"tasks {small} have fewer training rows than the {world_size} processes; add data or use fewer devices")
+            raise ValueError(
+                f"tasks {small} have fewer training rows than the {world_size} processes; add data or use fewer devices"
+            )
         self.num_batches = {name: batches_per_pass(n, batch_size * world_size) for name, n in self.sizes.items()}
 
     def set_epoch(self, epoch: int) -> None:
@@ -73,7 +75,10 @@ class StepPlan:
         streams = {group: self._stream(group) for group in dict.fromkeys(self.groups.values())}
         steps = []
         for tasks in schedule:
-            rows = {group: next(streams[group])[self.rank :: self.world_size] for group in dict.fromkeys(self.groups[t] for t in tasks)}
+            rows = {
+                group: next(streams[group])[self.rank :: self.world_size]
+                for group in dict.fromkeys(self.groups[t] for t in tasks)
+            }
             steps.append({name: rows[self.groups[name]] for name in tasks})
         return steps
 

@@ -35,8 +35,7 @@ def read_predict_inputs(path: Path, columns: list[str]) -> datasets.Dataset:
     except Exception as error:  # the loaders' errors name neither the file nor the cause
         cause = error.__cause__ or error
         raise DataError(
-            f"data.predict_file {str(path)!r} cannot be read as {kind} ({type(cause).__name__}: {cause}); "
-            f"it needs {expected}"
+            f"data.predict_file {str(path)!r} cannot be read as {kind} ({type(cause).__name__}: {cause}); it needs {expected}"
         ) from error
     if len(rows) == 0:
         raise DataError(f"data.predict_file {str(path)!r} holds no inputs; it needs {expected}")

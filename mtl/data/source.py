@@ -158,9 +158,7 @@ def _sorted_labels(values: Iterable[str]) -> list[str]:
 def _check_declaration(task: Task) -> None:
     unknown = [role for role in task.splits if role not in ROLES]
     if unknown:
-        raise DataError(
-            f"task '{task.name}': unknown split role(s) {unknown} in `splits:`; use keys from {list(ROLES)}"
-        )
+        raise DataError(f"task '{task.name}': unknown split role(s) {unknown} in `splits:`; use keys from {list(ROLES)}")
     if not task.splits:
         raise DataError(f"task '{task.name}': `splits:` is empty; map at least `train` to a split of the source")
     if task.max_train_examples is not None and task.max_train_examples < 1:
@@ -223,8 +221,7 @@ def _load(task: Task) -> datasets.DatasetDict:
             split = empty.group(1)
             raise DataError(
                 _file_problem(task, [split])
-                or f"task '{task.name}': split '{split}' (from {_describe(task, split)}) has no rows; "
-                f"check data_files / splits"
+                or f"task '{task.name}': split '{split}' (from {_describe(task, split)}) has no rows; check data_files / splits"
             ) from e
         problem = _file_problem(task)
         if problem:
@@ -349,8 +346,7 @@ def _check_labels(task: Task, split: str, ds: datasets.Dataset, keep: list[int])
             shown = label_to_str(item, names)
             if allowed is not None and shown not in allowed:
                 raise DataError(
-                    f"{where} has value {shown!r} not in labels {_short(task.labels)}; "
-                    "add it to labels: or fix the data"
+                    f"{where} has value {shown!r} not in labels {_short(task.labels)}; add it to labels: or fix the data"
                 )
 
 
@@ -358,9 +354,7 @@ def _check_float(where: str, row: int, value: Any) -> None:
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise DataError(
-            f"{where} has {value!r} at row {row}, not a number; a regression label must be a float"
-        ) from None
+        raise DataError(f"{where} has {value!r} at row {row}, not a number; a regression label must be a float") from None
     if not math.isfinite(number):
         raise DataError(f"{where} has {value!r} at row {row}; a regression label must be finite")
 

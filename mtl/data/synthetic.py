@@ -136,9 +136,7 @@ def write_corpus(
     return data_files
 
 
-def load_synthetic(
-    train: int = 4000, validation: int = 500, test: int = 500, seed: int = 0
-) -> datasets.DatasetDict:
+def load_synthetic(train: int = 4000, validation: int = 500, test: int = 500, seed: int = 0) -> datasets.DatasetDict:
     """The corpus of :func:`write_corpus` as a ``DatasetDict``, cached by ``datasets``.
 
     A task reads it with ``source: {path: synthetic, train: 4000, validation: 500, test: 500,

@@ -85,9 +85,7 @@ class Task:
                     f"column instead of text_pair={self.text_pair!r}"
                 )
         elif self.corruption is not None:
-            raise DataError(
-                f"task {self.name!r}: corruption applies to denoising and mlm tasks only, not to type {self.type!r}"
-            )
+            raise DataError(f"task {self.name!r}: corruption applies to denoising and mlm tasks only, not to type {self.type!r}")
 
     @property
     def label_type(self) -> LabelKind:

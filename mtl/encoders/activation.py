@@ -30,6 +30,4 @@ def make_activation(name: str, negative_slope: float = 0.01) -> nn.Module:
         return nn.Tanh()
     if name == "sigmoid":
         return nn.Sigmoid()
-    raise ValueError(
-        f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)}"
-    )
+    raise ValueError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)}")

@@ -132,9 +132,7 @@ def _lengths(attention_mask: Tensor) -> Tensor:
     lengths = mask.sum(dim=1)  # (B,)
     if bool((lengths == 0).any()):
         rows = torch.nonzero(lengths == 0).flatten().tolist()
-        raise ValueError(
-            f"LSTMEncoder: rows {rows} of attention_mask have no real token; every sequence needs length >= 1"
-        )
+        raise ValueError(f"LSTMEncoder: rows {rows} of attention_mask have no real token; every sequence needs length >= 1")
     expected = torch.arange(mask.shape[1])[None, :] < lengths[:, None]  # (B, T)
     if not torch.equal(mask, expected):
         raise ValueError("LSTMEncoder: attention_mask must be right-padded (all real tokens before any padding)")

@@ -28,9 +28,7 @@ class MultiHeadSelfAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, dropout: float) -> None:
         super().__init__()
         if dim % num_heads != 0:
-            raise ValueError(
-                f"attention: dim={dim} is not divisible by num_heads={num_heads}; pick dim a multiple of num_heads"
-            )
+            raise ValueError(f"attention: dim={dim} is not divisible by num_heads={num_heads}; pick dim a multiple of num_heads")
         self.num_heads = num_heads
         self.dropout = dropout
         self.qkv = nn.Linear(dim, 3 * dim)

@@ -42,8 +42,7 @@ class TaskHead(nn.Module):
         unknown = [m for m in metrics if m not in available]
         if unknown or not metrics:
             raise ValueError(
-                f"{type(self).__name__}: metrics {list(metrics)} has unknown or no names {unknown}; "
-                f"choose from {list(available)}"
+                f"{type(self).__name__}: metrics {list(metrics)} has unknown or no names {unknown}; choose from {list(available)}"
             )
         self.metric_names = list(metrics)
         self.primary_metric = self.metric_names[0]

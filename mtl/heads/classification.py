@@ -134,6 +134,4 @@ class PairClassificationHead(ClassificationHead):
         label_smoothing: float = 0.0,
         class_weights: Sequence[float] | None = None,
     ) -> None:
-        super().__init__(
-            in_dim, labels, pooling, hidden_dim, dropout, activation, metrics, label_smoothing, class_weights
-        )
+        super().__init__(in_dim, labels, pooling, hidden_dim, dropout, activation, metrics, label_smoothing, class_weights)

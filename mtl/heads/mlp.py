@@ -35,8 +35,7 @@ class MLP(nn.Module):
         super().__init__()
         if hidden_dim < 0 or num_layers < 0:
             raise ValueError(
-                f"MLP: hidden_dim ({hidden_dim}) and num_layers ({num_layers}) must be >= 0; "
-                "use 0 for a single Linear layer"
+                f"MLP: hidden_dim ({hidden_dim}) and num_layers ({num_layers}) must be >= 0; use 0 for a single Linear layer"
             )
         if activation not in ACTIVATIONS:
             raise ValueError(f"MLP: unknown activation {activation!r}; choose one of {list(ACTIVATIONS)}")

@@ -83,4 +83,3 @@ def check_vocabulary(head: str, labels: list[str]) -> None:
             f"{head}: labels must be the tokenizer's vocabulary (got {len(labels)} entries); use it for a "
             "task of type denoising or mlm, whose labels the data module fills in"
         )
-

@@ -1,6 +1,6 @@
 """``mtl report``: compare finished runs in one Markdown report with its figures.
 
-    mtl report runs/glue_balancers/*/version_0 --output reports/glue_balancers.md --title "GLUE: balancers"
+mtl report runs/glue_balancers/*/version_0 --output reports/glue_balancers.md --title "GLUE: balancers"
 """
 
 from __future__ import annotations

@@ -72,7 +72,9 @@ def learning_curves(records: list[RunRecord], path: Path) -> Path | None:
             axes[1][j].set_xlabel("step")
     axes[0][0].set_ylabel("train loss")
     fig.tight_layout()
-    fig.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(records)), fontsize=7, frameon=False)  # below the axes
+    fig.legend(
+        loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(4, len(records)), fontsize=7, frameon=False
+    )  # below the axes
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -66,9 +66,7 @@ def yardstick_table(records: list[RunRecord], yardstick: Yardstick) -> str:
     columns = [c for c in yardstick.columns() if c in logged]
     missing = [f"{t} {m}" for t, m in yardstick.columns() if (t, m) not in logged]
     if not columns:
-        raise ReportError(
-            f"--yardstick: no run logs any of {missing}; the runs log {sorted(f'{t} {m}' for t, m in logged)}"
-        )
+        raise ReportError(f"--yardstick: no run logs any of {missing}; the runs log {sorted(f'{t} {m}' for t, m in logged)}")
     ours: dict[str, dict[tuple[str, str], float]] = {}
     for record in records:
         ours.setdefault(record.row, {})
@@ -82,7 +80,9 @@ def yardstick_table(records: list[RunRecord], yardstick: Yardstick) -> str:
     header = ["row", *(f"{t} {m}" for t, m in columns), *reach_header]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for label, cells in yardstick.rows.items():
-        lines.append(f"| {label} (published) | " + " | ".join(_fmt(cells.get(c)) for c in columns) + " |" + " |" * len(reach_header))
+        lines.append(
+            f"| {label} (published) | " + " | ".join(_fmt(cells.get(c)) for c in columns) + " |" + " |" * len(reach_header)
+        )
     for row, cells in ours.items():
         reached = []
         for published in yardstick.rows.values():

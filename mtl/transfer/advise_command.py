@@ -60,7 +60,9 @@ def add_advise_arguments(parser: ArgumentParser) -> list[str]:
     """``advise``'s own options on a parser that already reads an ``mtl fit`` config, with
     ``--tasks`` taking names as they are (``--tasks a b``); the names of the options."""
     added = parser.add_function_arguments(advise, skip={"target", "tasks"})
-    parser.add_argument("--tasks", nargs="+", default=None, help="advise for these of the target's tasks only (as mtl fit --tasks)")
+    parser.add_argument(
+        "--tasks", nargs="+", default=None, help="advise for these of the target's tasks only (as mtl fit --tasks)"
+    )
     return [*added, "tasks"]
 
 
@@ -92,4 +94,3 @@ def main(args: list[str]) -> None:
     from mtl.cli import main as mtl
 
     mtl(["advise", *args])
-

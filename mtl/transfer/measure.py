@@ -62,7 +62,9 @@ def representation_distances(source: Tensor, target: Tensor) -> tuple[float, flo
     return float(frechet), float(coral)
 
 
-def measure(encoder: Encoder, tokenizer: Tokenizer, source_texts: list[str], target_texts: list[str], target_size: int) -> Measures:
+def measure(
+    encoder: Encoder, tokenizer: Tokenizer, source_texts: list[str], target_texts: list[str], target_size: int
+) -> Measures:
     """Every number of :class:`Measures` from samples of both texts."""
     if len(source_texts) < 2 or len(target_texts) < 2:
         raise TransferError(f"need at least 2 source and 2 target texts, got {len(source_texts)} and {len(target_texts)}")
@@ -125,8 +127,7 @@ def source_datamodule(source: SourceRun, data_dir: str | None = None) -> Any:
     config = source.config()
     if config is None or not (config.get("data") or {}).get("tasks"):
         raise TransferError(
-            f"{source.run_dir}/config.yaml with data.tasks is needed to sample the source run's text; "
-            "it is written by `mtl fit`"
+            f"{source.run_dir}/config.yaml with data.tasks is needed to sample the source run's text; it is written by `mtl fit`"
         )
     return datamodule_from_config(config["data"], str(source.tokenizer_path) if source.tokenizer_path else None, data_dir)
 

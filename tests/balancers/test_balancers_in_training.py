@@ -8,7 +8,16 @@ import lightning as L
 import pytest
 import torch
 
-from mtl import ClassificationHead, LSTMEncoder, MultiTaskDataModule, MultiTaskModule, RegressionHead, TaggingHead, Task, TokenizerSpec
+from mtl import (
+    ClassificationHead,
+    LSTMEncoder,
+    MultiTaskDataModule,
+    MultiTaskModule,
+    RegressionHead,
+    TaggingHead,
+    Task,
+    TokenizerSpec,
+)
 from mtl.balancers import FAMO, DynamicWeightAverage, UncertaintyWeighting
 
 
@@ -22,7 +31,11 @@ def build(files, balancer, **module_args):
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0),
-        {"sentiment": partial(ClassificationHead, pooling="max"), "det": TaggingHead, "length": partial(RegressionHead, pooling="mean")},
+        {
+            "sentiment": partial(ClassificationHead, pooling="max"),
+            "det": TaggingHead,
+            "length": partial(RegressionHead, pooling="mean"),
+        },
         balancer=balancer,
         lr=1e-2,
         vocab_size=data.vocab_size,
@@ -47,7 +60,9 @@ def test_uncertainty_log_variances_train_and_are_checkpointed(tiny_corpus, fresh
     log_vars = {k: float(v.detach()) for k, v in model.balancer.log_vars.items()}
     assert all(abs(v) > 1e-3 for v in log_vars.values()), log_vars  # moved from 0
     assert log_vars["det"] < log_vars["sentiment"]  # the easier task (lower loss) gets the lower variance
-    ckpt = torch.load(trainer.checkpoint_callback.last_model_path or trainer.checkpoint_callback.best_model_path, weights_only=True)
+    ckpt = torch.load(
+        trainer.checkpoint_callback.last_model_path or trainer.checkpoint_callback.best_model_path, weights_only=True
+    )
     assert {f"balancer.log_vars.{t}" for t in log_vars} <= set(ckpt["state_dict"])
     assert float(ckpt["state_dict"]["balancer.log_vars.det"]) == pytest.approx(log_vars["det"])
     assert "train/det/weight" in trainer.callback_metrics
@@ -83,7 +98,10 @@ def test_every_gradient_method_trains_in_both_modes(method: str, mode: str, tiny
     balancer = getattr(mtl.balancers, method)()
     source = {"path": "json", "data_files": tiny_corpus}
     # two tasks over the same rows, so representation mode has one shared encoder pass
-    tasks = [Task("det", "tagging", source, text="tokens", label="tags"), Task("sentiment", "classification", source, text="tokens", label="label")]
+    tasks = [
+        Task("det", "tagging", source, text="tokens", label="tags"),
+        Task("sentiment", "classification", source, text="tokens", label="label"),
+    ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     assert data.input_groups() == {"det": "det", "sentiment": "det"}
     model = MultiTaskModule(
@@ -98,7 +116,15 @@ def test_every_gradient_method_trains_in_both_modes(method: str, mode: str, tiny
     )
     before = [p.detach().clone() for p in model.encoder.parameters()]
     L.seed_everything(0)
-    trainer = L.Trainer(max_steps=12, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path, num_sanity_val_steps=0, limit_val_batches=2)
+    trainer = L.Trainer(
+        max_steps=12,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        num_sanity_val_steps=0,
+        limit_val_batches=2,
+    )
     trainer.fit(model, data)
     assert all(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters()))
     weights = model.balancer.last_weights
@@ -113,7 +139,14 @@ def test_gradient_geometry_is_logged_and_plotted(tiny_corpus, fresh_cache, tmp_p
     data, model = build(tiny_corpus, MGDA())
     plots = BalancerPlots()
     L.seed_everything(0)
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path, callbacks=[plots])
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        default_root_dir=tmp_path,
+        callbacks=[plots],
+    )
     trainer.fit(model, data)
     metrics = trainer.callback_metrics
     pairs = [("sentiment", "det"), ("sentiment", "length"), ("det", "length")]

@@ -13,9 +13,9 @@ from scipy.optimize import minimize
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
 from mtl.balancers.dbmtl import DBMTL
-from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
+from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.imtl import IMTLG
 from mtl.balancers.mgda import MGDA
 from mtl.balancers.nash_mtl import NashMTL
@@ -46,7 +46,10 @@ def simplex_argmin(fun, tasks: int) -> np.ndarray:  # noqa: ANN001 - a scipy obj
     starts = [np.full(tasks, 1.0 / tasks), *np.eye(tasks)]
     runs = [
         minimize(
-            fun, x0, method="SLSQP", bounds=[(0.0, 1.0)] * tasks,
+            fun,
+            x0,
+            method="SLSQP",
+            bounds=[(0.0, 1.0)] * tasks,
             constraints=[{"type": "eq", "fun": lambda x: x.sum() - 1.0}],
             options={"ftol": 1e-15, "maxiter": 1000},
         )
@@ -108,7 +111,10 @@ def test_pcgrad_leaves_agreeing_gradients_alone() -> None:
 def project_on_dual_cone(jac: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Brute force: min ||v - g||^2 subject to J v >= 0, in the gradient space."""
     result = minimize(
-        lambda v: ((v - g) ** 2).sum(), g, jac=lambda v: 2 * (v - g), method="SLSQP",
+        lambda v: ((v - g) ** 2).sum(),
+        g,
+        jac=lambda v: 2 * (v - g),
+        method="SLSQP",
         constraints=[{"type": "ineq", "fun": lambda v: jac @ v, "jac": lambda v: jac}],
         options={"ftol": 1e-15, "maxiter": 1000},
     )
@@ -276,7 +282,9 @@ def test_dbmtl_ema_of_norms_and_state_round_trip() -> None:
     balancer(gram, losses)  # norms (1, 2); EMA = 0.5 * (1, 2)
     balancer(4 * gram, losses)  # norms (2, 4); rate 0.5 / sqrt(2)
     rate = 0.5 / math.sqrt(2)
-    torch.testing.assert_close(balancer.norms, torch.tensor([2.0, 4.0], dtype=F64) * (1 - rate) + rate * torch.tensor([0.5, 1.0], dtype=F64))
+    torch.testing.assert_close(
+        balancer.norms, torch.tensor([2.0, 4.0], dtype=F64) * (1 - rate) + rate * torch.tensor([0.5, 1.0], dtype=F64)
+    )
     restored = DBMTL(beta=0.5, beta_sigma=0.5)
     restored.load_state_dict(balancer.state_dict())
     assert int(restored.step) == 2
@@ -286,8 +294,17 @@ def test_dbmtl_ema_of_norms_and_state_round_trip() -> None:
 # --- every method -----------------------------------------------------------------------
 
 ALL = [
-    MGDA, lambda: MGDA("loss+"), lambda: PCGrad(seed=0), CAGrad, IMTLG, lambda: GradVac(seed=0),
-    AlignedMTL, NashMTL, UPGrad, GradNorm, DBMTL,
+    MGDA,
+    lambda: MGDA("loss+"),
+    lambda: PCGrad(seed=0),
+    CAGrad,
+    IMTLG,
+    lambda: GradVac(seed=0),
+    AlignedMTL,
+    NashMTL,
+    UPGrad,
+    GradNorm,
+    DBMTL,
 ]
 
 
@@ -309,7 +326,9 @@ def test_every_method_is_finite_on_degenerate_grams(make, case: str) -> None:  #
 
 def test_representation_flags() -> None:
     exact = {cls for cls in (MGDA, IMTLG, AlignedMTL) if cls.exact_with_representation}
-    approximate = {cls for cls in (PCGrad, CAGrad, GradVac, NashMTL, UPGrad, GradNorm, DBMTL) if not cls.exact_with_representation}
+    approximate = {
+        cls for cls in (PCGrad, CAGrad, GradVac, NashMTL, UPGrad, GradNorm, DBMTL) if not cls.exact_with_representation
+    }
     assert exact == {MGDA, IMTLG, AlignedMTL} and len(approximate) == 7
     assert all(cls.needs_task_gradients for cls in (MGDA, PCGrad, UPGrad))
 

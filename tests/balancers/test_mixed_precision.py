@@ -8,7 +8,16 @@ import lightning as L
 import torch
 from lightning.pytorch.plugins.precision import MixedPrecision
 
-from mtl import ClassificationHead, LSTMEncoder, TransformerEncoder, MultiTaskDataModule, MultiTaskModule, TaggingHead, Task, TokenizerSpec
+from mtl import (
+    ClassificationHead,
+    LSTMEncoder,
+    MultiTaskDataModule,
+    MultiTaskModule,
+    TaggingHead,
+    Task,
+    TokenizerSpec,
+    TransformerEncoder,
+)
 from mtl.balancers import MGDA
 
 
@@ -26,7 +35,10 @@ class RecordingMGDA(MGDA):
 
 def run(files, tmp_path, balancer, encoder=None, **trainer_args) -> tuple[MultiTaskModule, L.Trainer]:
     source = {"path": "json", "data_files": files}
-    tasks = [Task("det", "tagging", source, text="tokens", label="tags"), Task("sentiment", "classification", source, text="tokens")]
+    tasks = [
+        Task("det", "tagging", source, text="tokens", label="tags"),
+        Task("sentiment", "classification", source, text="tokens"),
+    ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     torch.manual_seed(0)
     model = MultiTaskModule(
@@ -58,7 +70,9 @@ def test_fp16_loss_scaling_gives_the_balancer_unscaled_gradients(tiny_corpus, fr
     run(tiny_corpus, tmp_path, plain, encoder, max_steps=3)
     scaled = RecordingMGDA()
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12)
-    model, _ = run(tiny_corpus, tmp_path, scaled, encoder, max_steps=3, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)])
+    model, _ = run(
+        tiny_corpus, tmp_path, scaled, encoder, max_steps=3, plugins=[MixedPrecision("16-mixed", "cpu", scaler=scaler)]
+    )
     # The first step's Gram matrix is that of the true gradients, not 2**24 times larger.
     ratio = scaled.grams[0].diagonal() / plain.grams[0].diagonal()
     assert torch.all((ratio > 0.5) & (ratio < 2.0)), ratio

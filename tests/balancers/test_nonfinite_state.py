@@ -16,7 +16,15 @@ import mtl.balancers
 from mtl import ClassificationHead, MultiTaskDataModule, MultiTaskModule, TaggingHead, Task, TokenizerSpec, TransformerEncoder
 
 GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
-WEIGHTING = ["DynamicWeightAverage", "FAMO", "RandomLossWeighting", "UncertaintyWeighting", "GeometricMean", "StaticWeights", "Sum"]
+WEIGHTING = [
+    "DynamicWeightAverage",
+    "FAMO",
+    "RandomLossWeighting",
+    "UncertaintyWeighting",
+    "GeometricMean",
+    "StaticWeights",
+    "Sum",
+]
 SEEDED = {"PCGrad", "GradVac", "RandomLossWeighting"}  # their own generators are state too
 SCALE, OVERFLOW = 2.0**8, 2.0**40  # fp16 gradients overflow at the second scale, not the first
 SKIPPED = 1  # the batch whose gradients overflow
@@ -33,7 +41,10 @@ def make(name: str):
 def setup(tiny_corpus, tmp_path_factory):
     """The data's sizes and the first four training batches (two tasks over the same rows)."""
     source = {"path": "json", "data_files": tiny_corpus}
-    tasks = [Task("det", "tagging", source, text="tokens", label="tags"), Task("sentiment", "classification", source, text="tokens")]
+    tasks = [
+        Task("det", "tagging", source, text="tokens", label="tags"),
+        Task("sentiment", "classification", source, text="tokens"),
+    ]
     data = MultiTaskDataModule(tasks, batch_size=8, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MTL_CACHE", str(tmp_path_factory.mktemp("mtl-cache")))
@@ -131,7 +142,10 @@ def test_a_balancer_refuses_a_nonfinite_gram_matrix_and_keeps_its_state(name: st
     for bad in (float("nan"), float("inf")):
         broken = gram.clone()
         broken[1, :] = broken[:, 1] = bad
-        with pytest.raises(ValueError, match=rf"{name}: the Gram matrix of the task gradients has NaN or infinite entries \(tasks at positions \[1\]\)"):
+        with pytest.raises(
+            ValueError,
+            match=rf"{name}: the Gram matrix of the task gradients has NaN or infinite entries \(tasks at positions \[1\]\)",
+        ):
             balancer(broken, losses)
     assert_same(balancer_state(balancer), before, "balancer")
     weights = balancer(gram, losses)
@@ -168,7 +182,9 @@ def test_nan_gradients_without_a_scaler_skip_steps_then_stop_with_a_clear_messag
     calls = []
     model.balancer.register_forward_hook(lambda module, args, out: calls.append(args))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = L.Trainer(max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
     message = r"NaN or infinite gradients from tasks \['sentiment'\] for 3 steps in a row, since step 0.*--ckpt_path"
     with pytest.raises(FloatingPointError, match=message):
         trainer.fit(model, train_dataloaders=DataLoader(batches, batch_size=None))

@@ -48,7 +48,12 @@ def test_custom_pad_id() -> None:
 
 
 def test_pair_type_ids_pad_with_zero() -> None:
-    columns = {"input_ids": [[2, 5, 3, 6, 3], [2, 5, 3]], "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0]], "length": [5, 3], "index": [0, 1]}
+    columns = {
+        "input_ids": [[2, 5, 3, 6, 3], [2, 5, 3]],
+        "token_type_ids": [[0, 0, 0, 1, 1], [0, 0, 0]],
+        "length": [5, 3],
+        "index": [0, 1],
+    }
     batch = collate(columns, "nli")
     assert batch["token_type_ids"].tolist() == [[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]]
     assert batch["input_ids"].shape == (2, 5)
@@ -86,7 +91,9 @@ def test_prediction_batch_has_word_starts_without_labels() -> None:
 
 def test_collate_of_dataset_rows() -> None:
     """What ``Dataset.__getitem__(list)`` returns collates directly, in the requested row order."""
-    split = datasets.Dataset.from_dict(base_columns() | {"labels": [[-100, 2, 1, -100], [-100, 0, -100]], "word_starts": [[0, 1, 1, 0], [0, 1, 0]]})
+    split = datasets.Dataset.from_dict(
+        base_columns() | {"labels": [[-100, 2, 1, -100], [-100, 0, -100]], "word_starts": [[0, 1, 1, 0], [0, 1, 0]]}
+    )
     batch = collate(split[[1, 0]], "pos")
     assert batch["index"].tolist() == [1, 5]
     assert batch["input_ids"].tolist() == [[2, 5, 3, 0], [2, 7, 8, 3]]
@@ -95,7 +102,10 @@ def test_collate_of_dataset_rows() -> None:
 
 
 def test_word_bytes_pad_to_tokens_and_the_longest_word() -> None:
-    columns = base_columns() | {"word_starts": [[0, 1, 1, 0], [0, 1, 0]], "word_bytes": [[[], [5, 6, 7], [8], []], [[], [9, 10], []]]}
+    columns = base_columns() | {
+        "word_starts": [[0, 1, 1, 0], [0, 1, 0]],
+        "word_bytes": [[[], [5, 6, 7], [8], []], [[], [9, 10], []]],
+    }
     batch = collate(columns, "pos")
     assert batch["word_bytes"].dtype == torch.long and batch["word_bytes"].shape == (2, 4, 3)
     assert batch["word_bytes"].tolist() == [

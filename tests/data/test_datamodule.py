@@ -37,19 +37,37 @@ def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     monkeypatch.setenv("MTL_CACHE", str(tmp_path / "mtl-cache"))
     cls_values = [10, 2, 1, 2, 10, 1, 2, 2, 10, 1, 1, 2, 10, 2]
     files = {
-        "cls_train": write_jsonl(tmp_path / "cls_train.jsonl", [{"text": " ".join(sentence(i)), "label": v} for i, v in enumerate(cls_values)]),
-        "cls_dev": write_jsonl(tmp_path / "cls_dev.jsonl", [{"text": " ".join(sentence(20 + i)), "label": v} for i, v in enumerate([1, 2, 10, 2, 1])]),
-        "cls_test": write_jsonl(tmp_path / "cls_test.jsonl", [{"text": " ".join(sentence(40 + i)), "label": 1} for i in range(3)]),
-        "tag_train": write_jsonl(tmp_path / "tag_train.jsonl", [{"tokens": sentence(i), "tags": [TAGS[w] for w in sentence(i)]} for i in range(10)]),
-        "tag_dev": write_jsonl(tmp_path / "tag_dev.jsonl", [{"tokens": sentence(30 + i), "tags": [TAGS[w] for w in sentence(30 + i)]} for i in range(4)]),
-        "reg_train": write_jsonl(tmp_path / "reg_train.jsonl", [{"text": " ".join(sentence(i)), "score": i / 2} for i in range(6)]),
-        "reg_dev": write_jsonl(tmp_path / "reg_dev.jsonl", [{"text": " ".join(sentence(50 + i)), "score": 1.5} for i in range(3)]),
+        "cls_train": write_jsonl(
+            tmp_path / "cls_train.jsonl", [{"text": " ".join(sentence(i)), "label": v} for i, v in enumerate(cls_values)]
+        ),
+        "cls_dev": write_jsonl(
+            tmp_path / "cls_dev.jsonl", [{"text": " ".join(sentence(20 + i)), "label": v} for i, v in enumerate([1, 2, 10, 2, 1])]
+        ),
+        "cls_test": write_jsonl(
+            tmp_path / "cls_test.jsonl", [{"text": " ".join(sentence(40 + i)), "label": 1} for i in range(3)]
+        ),
+        "tag_train": write_jsonl(
+            tmp_path / "tag_train.jsonl", [{"tokens": sentence(i), "tags": [TAGS[w] for w in sentence(i)]} for i in range(10)]
+        ),
+        "tag_dev": write_jsonl(
+            tmp_path / "tag_dev.jsonl",
+            [{"tokens": sentence(30 + i), "tags": [TAGS[w] for w in sentence(30 + i)]} for i in range(4)],
+        ),
+        "reg_train": write_jsonl(
+            tmp_path / "reg_train.jsonl", [{"text": " ".join(sentence(i)), "score": i / 2} for i in range(6)]
+        ),
+        "reg_dev": write_jsonl(
+            tmp_path / "reg_dev.jsonl", [{"text": " ".join(sentence(50 + i)), "score": 1.5} for i in range(3)]
+        ),
     }
     tasks = [
         Task(
             name="cls",
             type="classification",
-            source={"path": "json", "data_files": {"train": files["cls_train"], "validation": files["cls_dev"], "test": files["cls_test"]}},
+            source={
+                "path": "json",
+                "data_files": {"train": files["cls_train"], "validation": files["cls_dev"], "test": files["cls_test"]},
+            },
         ),
         Task(
             name="tag",
@@ -135,14 +153,16 @@ def test_train_dataloader_yields_step_dicts(corpus: dict[str, Any]) -> None:
     assert len(loader) == len(steps) == 7 + 5 + 3  # ceil(14/2) + ceil(10/2) + ceil(6/2)
     for step in steps:
         assert len(step) == 1
-        (name, batch), = step.items()
+        ((name, batch),) = step.items()
         assert batch["task"] == name
         assert batch["input_ids"].shape[0] in (1, 2)
         assert (batch["input_ids"][:, 0] == 2).all()  # [CLS]
     kinds = {name: step[name]["labels"].dtype for step in steps for name in step}
     assert kinds == {"cls": torch.long, "tag": torch.long, "reg": torch.float32}
     again = list(loader)  # the same epoch again: same tasks, same rows
-    assert [{n: b["index"].tolist() for n, b in s.items()} for s in again] == [{n: b["index"].tolist() for n, b in s.items()} for s in steps]
+    assert [{n: b["index"].tolist() for n, b in s.items()} for s in again] == [
+        {n: b["index"].tolist() for n, b in s.items()} for s in steps
+    ]
 
 
 def test_all_sampling_serves_every_task_each_step(corpus: dict[str, Any]) -> None:
@@ -249,7 +269,10 @@ def test_data_dir_placeholder(corpus: dict[str, Any]) -> None:
     local = Task(
         name="local",
         type="classification",
-        source={"path": "json", "data_files": {"train": "{data_dir}/cls_train.jsonl", "validation": ["{data_dir}/cls_dev.jsonl"]}},
+        source={
+            "path": "json",
+            "data_files": {"train": "{data_dir}/cls_train.jsonl", "validation": ["{data_dir}/cls_dev.jsonl"]},
+        },
     )
     with pytest.raises(DataError) as error:
         MultiTaskDataModule([local], tokenizer=SPEC)
@@ -258,7 +281,10 @@ def test_data_dir_placeholder(corpus: dict[str, Any]) -> None:
     )
     folder = str(corpus["tmp"])
     dm = MultiTaskDataModule([local], data_dir=folder, tokenizer=SPEC)
-    assert dm.tasks["local"].source["data_files"] == {"train": f"{folder}/cls_train.jsonl", "validation": [f"{folder}/cls_dev.jsonl"]}
+    assert dm.tasks["local"].source["data_files"] == {
+        "train": f"{folder}/cls_train.jsonl",
+        "validation": [f"{folder}/cls_dev.jsonl"],
+    }
     assert dm.task_labels == {"local": ["1", "2", "10"]}
 
 
@@ -267,7 +293,10 @@ def test_local_source_used_with_data_dir(corpus: dict[str, Any]) -> None:
         name="sst",
         type="classification",
         source={"path": "no-such/hub-dataset"},
-        local_source={"path": "json", "data_files": {"train": "{data_dir}/cls_train.jsonl", "validation": "{data_dir}/cls_dev.jsonl"}},
+        local_source={
+            "path": "json",
+            "data_files": {"train": "{data_dir}/cls_train.jsonl", "validation": "{data_dir}/cls_dev.jsonl"},
+        },
     )
     dm = MultiTaskDataModule([hub], data_dir=str(corpus["tmp"]), tokenizer=SPEC)
     assert dm.tasks["sst"].source["path"] == "json"

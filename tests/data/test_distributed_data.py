@@ -45,7 +45,9 @@ def rows_per_process(dm: MultiTaskDataModule, world: int) -> list[dict[str, list
 
 
 @pytest.mark.parametrize("world", [2, 3, 5])
-def test_every_row_on_one_process_and_every_process_evaluates(world: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_row_on_one_process_and_every_process_evaluates(
+    world: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sizes = {"big": 11, "single": 1, "small": 3}
     dm = data(tmp_path, monkeypatch, sizes)
     seen = rows_per_process(dm, world)

@@ -50,7 +50,11 @@ def test_vocabulary_splits_as_intended(tokenizer: Tokenizer) -> None:
 
 @pytest.mark.parametrize(
     ("values", "labels", "expected"),
-    [([1, 0, 1], ["0", "1"], [1, 0, 1]), (["good", "bad", "good"], ["bad", "good"], [1, 0, 1]), ([2, 10, 2], ["2", "10"], [0, 1, 0])],
+    [
+        ([1, 0, 1], ["0", "1"], [1, 0, 1]),
+        (["good", "bad", "good"], ["bad", "good"], [1, 0, 1]),
+        ([2, 10, 2], ["2", "10"], [0, 1, 0]),
+    ],
 )
 def test_classification(tokenizer: Tokenizer, values: list[Any], labels: list[str], expected: list[int]) -> None:
     rows = {"text": ["the dog", "a fox runs", "The Foxes"], "label": values}
@@ -138,7 +142,9 @@ def test_tagging_truncation(tokenizer: Tokenizer) -> None:
 
 
 def test_classification_truncation(tokenizer: Tokenizer) -> None:
-    out = encode({"text": ["a fox runs", "the dog"], "label": [0, 1]}, task("classification", max_length=3), tokenizer, ["0", "1"])
+    out = encode(
+        {"text": ["a fox runs", "the dog"], "label": [0, 1]}, task("classification", max_length=3), tokenizer, ["0", "1"]
+    )
     assert out["input_ids"] == [[CLS, 12, SEP], [CLS, 5, SEP]]
     assert out["length"] == [3, 3]
 
@@ -185,7 +191,10 @@ def test_classlabel_column_encodes_with_inferred_labels(tokenizer: Tokenizer) ->
 
 def test_classlabel_tag_column_encodes_by_name(tokenizer: Tokenizer) -> None:
     features = datasets.Features(
-        {"tokens": datasets.Sequence(datasets.Value("string")), "tags": datasets.Sequence(datasets.ClassLabel(names=["DET", "NOUN"]))}
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "tags": datasets.Sequence(datasets.ClassLabel(names=["DET", "NOUN"])),
+        }
     )
     split = datasets.Dataset.from_dict({"tokens": [["the", "foxes"]], "tags": [[0, 1]]}, features=features)
     t = task("tagging", text="tokens", label="tags")

@@ -17,7 +17,9 @@ def tasks(files: dict[str, str]) -> list[Task]:
 
 
 def test_grouped_tasks_get_the_same_rows_each_step(tiny_corpus, fresh_cache) -> None:
-    data = MultiTaskDataModule(tasks(tiny_corpus), batch_size=8, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
+    data = MultiTaskDataModule(
+        tasks(tiny_corpus), batch_size=8, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1)
+    )
     assert data.input_groups() == {"det": "det", "det_again": "det", "sentiment": "sentiment"}
     data.setup("fit")
     steps = list(data.train_dataloader())
@@ -32,7 +34,9 @@ def test_grouped_tasks_get_the_same_rows_each_step(tiny_corpus, fresh_cache) -> 
 
 
 def test_groups_are_not_shared_when_tasks_are_sampled(tiny_corpus, fresh_cache) -> None:
-    data = MultiTaskDataModule(tasks(tiny_corpus), batch_size=8, sampling="proportional", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
+    data = MultiTaskDataModule(
+        tasks(tiny_corpus), batch_size=8, sampling="proportional", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1)
+    )
     data.setup("fit")
     steps = list(data.train_dataloader())
     assert all(len(step) == 1 for step in steps) and len(steps) == 90

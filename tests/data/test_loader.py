@@ -22,7 +22,9 @@ def random_lengths(sizes: dict[str, int], seed: int = 0) -> dict[str, list[int]]
     return {name: [rng.randint(3, 30) for _ in range(n)] for name, n in sizes.items()}
 
 
-def plan(strategy: str = "proportional", batch_size: int = 4, seed: int = 0, sizes: dict[str, int] = SIZES, **kwargs: Any) -> StepPlan:
+def plan(
+    strategy: str = "proportional", batch_size: int = 4, seed: int = 0, sizes: dict[str, int] = SIZES, **kwargs: Any
+) -> StepPlan:
     return StepPlan(random_lengths(sizes), batch_size, TaskSampler(strategy), seed=seed, bucket_batches=2, **kwargs)  # type: ignore[arg-type]
 
 
@@ -129,7 +131,9 @@ def data() -> dict[str, datasets.Dataset]:
     return {"a": encoded(37, 1000, 0), "b": encoded(23, 2000, 1)}
 
 
-def make_loader(data: dict[str, datasets.Dataset], strategy: str = "proportional", num_workers: int = 0, batch_size: int = 4) -> MultiTaskTrainLoader:
+def make_loader(
+    data: dict[str, datasets.Dataset], strategy: str = "proportional", num_workers: int = 0, batch_size: int = 4
+) -> MultiTaskTrainLoader:
     lengths = {name: split["length"][:] for name, split in data.items()}
     step_plan = StepPlan(lengths, batch_size, TaskSampler(strategy), seed=3, bucket_batches=2)  # type: ignore[arg-type]
     return MultiTaskTrainLoader(data, step_plan, num_workers=num_workers)

@@ -18,9 +18,7 @@ def _batch(lengths: list[int], total: int) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu", "gelu", "tanh", "sigmoid"])
 @pytest.mark.parametrize("norm", ["batch", "layer", "none"])
 def test_shapes(activation: str, norm: str) -> None:
-    enc = CNNEncoder(
-        VOCAB, embed_dim=8, channels=6, kernel_sizes=[1, 3, 5], num_layers=2, activation=activation, norm=norm
-    )
+    enc = CNNEncoder(VOCAB, embed_dim=8, channels=6, kernel_sizes=[1, 3, 5], num_layers=2, activation=activation, norm=norm)
     ids, mask = _batch([5, 2, 3], 7)
     out = enc(ids, mask)
     assert isinstance(out, EncoderOutput)

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import torch
-
 from command import ROOT, TINY, mtl
+
 from mtl.encoders import CNNEncoder, LSTMEncoder, TransformerEncoder
 from mtl.encoders.lstm import _cpu_lstm_runs_in
 from mtl.encoders.output import EncoderOutput

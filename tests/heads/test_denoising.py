@@ -14,8 +14,8 @@ from mtl import LSTMEncoder, MultiTaskDataModule, MultiTaskModule, Task
 from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import Corruption
 from mtl.data.tokenizer import TokenizerSpec
-from mtl.heads import DenoisingHead, MaskedLMHead
 from mtl.encoders.output import EncoderOutput
+from mtl.heads import DenoisingHead, MaskedLMHead
 
 
 def _data(tiny_corpus: dict[str, str] | None, kind: str, corruption: Corruption) -> MultiTaskDataModule:
@@ -31,8 +31,12 @@ def _data(tiny_corpus: dict[str, str] | None, kind: str, corruption: Corruption)
 def _fit(data: MultiTaskDataModule, head, epochs: int) -> tuple[MultiTaskModule, dict[str, float]]:
     L.seed_everything(0)
     encoder = partial(LSTMEncoder, embed_dim=32, hidden_dim=32, dropout=0.0)
-    model = MultiTaskModule(encoder, {n: head for n in data.tasks}, vocab_size=data.vocab_size, task_labels=data.task_labels, lr=0.01)
-    trainer = L.Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    model = MultiTaskModule(
+        encoder, {n: head for n in data.tasks}, vocab_size=data.vocab_size, task_labels=data.task_labels, lr=0.01
+    )
+    trainer = L.Trainer(
+        max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
+    )
     trainer.fit(model, data)
     return model, {k: float(v) for k, v in trainer.callback_metrics.items()}
 
@@ -114,7 +118,9 @@ def test_scoring_only_labelled_positions_gives_the_full_loss_and_decoding(tie: b
     sparse, full = mlm(encoded, batch), mlm.mlp(encoded.hidden)  # (4, V), (3, 6, V)
     assert sparse.shape == (4, len(vocab))
     torch.testing.assert_close(sparse, full[labels != IGNORE_INDEX])
-    torch.testing.assert_close(mlm.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), labels.reshape(-1)))
+    torch.testing.assert_close(
+        mlm.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), labels.reshape(-1))
+    )
     assert mlm.decode(sparse, batch) == mlm.decode(full, batch)
     assert [len(row) for row in mlm.decode(sparse, batch)] == [2, 1, 1]
 
@@ -127,7 +133,9 @@ def test_scoring_only_labelled_positions_gives_the_full_loss_and_decoding(tie: b
     keep = sequences[:, 1:] != IGNORE_INDEX
     assert sparse.shape == (int(keep.sum()), len(vocab)) == (9, len(vocab))
     torch.testing.assert_close(sparse, full[keep])
-    torch.testing.assert_close(dae.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), sequences[:, 1:].reshape(-1)))
+    torch.testing.assert_close(
+        dae.loss(sparse, batch), torch.nn.functional.cross_entropy(full.reshape(-1, len(vocab)), sequences[:, 1:].reshape(-1))
+    )
     assert dae.decode(sparse, batch) == dae.decode(full, batch)
     if tie:  # the output is scored against the decoder's own embedding table
         assert dae.out.out_features == 4 and dae.vocabulary_bias.shape == (len(vocab),)

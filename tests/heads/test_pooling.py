@@ -68,9 +68,7 @@ def test_pair_is_u_v_absdiff_product_over_real_tokens(states) -> None:
     h = encoded.hidden
     u0, v0 = h[0, 0:2].mean(0), h[0, 2:4].mean(0)  # position 4 is padding
     u1, v1 = h[1, 0:1].mean(0), h[1, 1:2].mean(0)  # positions 2..4 are padding
-    expected = torch.stack(
-        [torch.cat([u, v, (u - v).abs(), u * v]) for u, v in ((u0, v0), (u1, v1))]
-    )  # (B, 4D)
+    expected = torch.stack([torch.cat([u, v, (u - v).abs(), u * v]) for u, v in ((u0, v0), (u1, v1))])  # (B, 4D)
     assert pooler.out_dim == 4 * D
     assert out.shape == (2, 4 * D)
     assert torch.allclose(out, expected)

@@ -48,9 +48,7 @@ def test_loss_ignores_unlabelled_positions() -> None:
     logits = torch.randn(1, 6, 3)
     changed = logits.clone()
     changed[0, [0, 2, 4, 5]] = torch.randn(4, 3) * 10
-    assert head.loss(changed, {"labels": LABELS}).item() == pytest.approx(
-        head.loss(logits, {"labels": LABELS}).item()
-    )
+    assert head.loss(changed, {"labels": LABELS}).item() == pytest.approx(head.loss(logits, {"labels": LABELS}).item())
 
 
 def test_loss_without_labelled_positions_is_zero_not_nan() -> None:
@@ -77,9 +75,7 @@ def test_decode_one_tag_per_word() -> None:
     head = TaggingHead(D, TAGS)
     pred_tags = torch.tensor([[0, 1, 2, 0, 0, 0], [0, 1, 2, 2, 0, 0]])
     logits = torch.nn.functional.one_hot(pred_tags, 3).float()
-    word_starts = torch.tensor(
-        [[False, True, False, True, False, False], [False, True, True, True, False, False]]
-    )
+    word_starts = torch.tensor([[False, True, False, True, False, False], [False, True, True, True, False, False]])
     assert head.decode(logits, {"word_starts": word_starts}) == [
         ["B-PER", "O"],
         ["B-PER", "I-PER", "I-PER"],
@@ -135,7 +131,10 @@ def test_word_features_need_word_bytes_and_a_valid_size() -> None:
     batch = {"attention_mask": torch.ones(1, 6, dtype=torch.bool), "labels": LABELS, "word_starts": WORD_STARTS}
     with pytest.raises(KeyError, match="no 'word_bytes'.*type 'tagging' or set word_features: 0"):
         head(EncoderOutput(torch.zeros(1, 6, D), torch.zeros(1, D), batch["attention_mask"]), batch)
-    logits = head(EncoderOutput(torch.zeros(1, 6, D), torch.zeros(1, D), batch["attention_mask"]), batch | {"word_bytes": torch.zeros(1, 6, 4, dtype=torch.long)})
+    logits = head(
+        EncoderOutput(torch.zeros(1, 6, D), torch.zeros(1, D), batch["attention_mask"]),
+        batch | {"word_bytes": torch.zeros(1, 6, 4, dtype=torch.long)},
+    )
     assert logits.shape == (1, 6, 3)
     with pytest.raises(ValueError, match="word_features must be >= 0"):
         TaggingHead(D, TAGS, word_features=-1)

@@ -148,7 +148,9 @@ def _tables(markdown: str) -> list[list[dict[str, str]]]:
 
 
 def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> None:
-    runs = [_saved(tmp_path, "exp/multi", seed, {"a": a, "b": b}, 10, 6.0) for seed, (a, b) in enumerate([(0.6, 0.9), (0.8, 0.7)])]
+    runs = [
+        _saved(tmp_path, "exp/multi", seed, {"a": a, "b": b}, 10, 6.0) for seed, (a, b) in enumerate([(0.6, 0.9), (0.8, 0.7)])
+    ]
     yardstick = tmp_path / "published.yaml"
     yardstick.write_text(
         "source: Some paper, dev\nrows:\n  paper: {a accuracy: 0.75, b accuracy: 0.8}\n  weak: {a accuracy: 0.1}\n"

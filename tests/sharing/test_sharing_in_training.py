@@ -15,7 +15,10 @@ from mtl.sharing import ParameterDistance, RepresentationAlignment
 
 def build(files, alignment, balancer=None):
     source = {"path": "json", "data_files": files}
-    tasks = [Task("sentiment", "classification", source, text="text"), Task("det", "tagging", source, text="tokens", label="tags")]
+    tasks = [
+        Task("sentiment", "classification", source, text="text"),
+        Task("det", "tagging", source, text="tokens", label="tags"),
+    ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     model = MultiTaskModule(
         partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0),
@@ -36,7 +39,9 @@ def distance(model: MultiTaskModule) -> float:
 
 def fit(model, data, tmp_path) -> L.Trainer:
     L.seed_everything(0)
-    trainer = L.Trainer(max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    trainer = L.Trainer(
+        max_epochs=5, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
     trainer.fit(model, data)
     return trainer
 

@@ -19,7 +19,10 @@ from mtl.balancers import MGDA, PCGrad, UncertaintyWeighting
 def _batches(files: dict[str, str]) -> tuple[MultiTaskDataModule, list[dict]]:
     """Six training steps of 16 rows for each of two tasks whose losses are means over rows."""
     source = {"path": "json", "data_files": files}
-    tasks = [Task("sentiment", "classification", source, text="text"), Task("length", "regression", source, text="text", label="score")]
+    tasks = [
+        Task("sentiment", "classification", source, text="text"),
+        Task("length", "regression", source, text="text", label="score"),
+    ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     data.setup("fit")
     batches = [b for b in data.train_dataloader() if all(t["input_ids"].shape[0] == 16 for t in b.values())][:6]

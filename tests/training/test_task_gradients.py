@@ -39,7 +39,10 @@ def batch(seed: int, lengths: list[int]) -> dict[str, torch.Tensor]:
 def setup(name: str):
     torch.manual_seed(0)
     encoder = ENCODERS[name](VOCAB)
-    heads = [ClassificationHead(encoder.out_dim, ["a", "b", "c"], dropout=0.0), TaggingHead(encoder.out_dim, ["x", "y", "z"], dropout=0.0)]
+    heads = [
+        ClassificationHead(encoder.out_dim, ["a", "b", "c"], dropout=0.0),
+        TaggingHead(encoder.out_dim, ["x", "y", "z"], dropout=0.0),
+    ]
     batches = [batch(1, [5, 3, 4]), batch(2, [6, 6])]
     batches[0]["labels"] = batches[0]["class_labels"]
     batches[1]["labels"] = batches[1]["tag_labels"]
@@ -115,9 +118,15 @@ def test_representation_mode_keeps_only_the_outputs_the_heads_read(name: str) ->
     weights = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
 
     encoded = encoder(one["input_ids"], one["attention_mask"])
-    per_task = [torch.autograd.grad(h.loss(h(encoded, one), one | {"labels": y}), encoded.pooled, retain_graph=True)[0] for h, y in zip(heads, labels)]
+    per_task = [
+        torch.autograd.grad(h.loss(h(encoded, one), one | {"labels": y}), encoded.pooled, retain_graph=True)[0]
+        for h, y in zip(heads, labels)
+    ]
     G = torch.stack([g.reshape(-1) for g in per_task]).double()  # (3, B*D)
-    expected = torch.autograd.grad(sum(w * h.loss(h(encoded, one), one | {"labels": y}) for w, h, y in zip(weights.tolist(), heads, labels)), list(encoder.parameters()))
+    expected = torch.autograd.grad(
+        sum(w * h.loss(h(encoded, one), one | {"labels": y}) for w, h, y in zip(weights.tolist(), heads, labels)),
+        list(encoder.parameters()),
+    )
 
     encoded = encoder(one["input_ids"], one["attention_mask"])
     leaf = representation_leaf(encoded)

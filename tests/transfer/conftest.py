@@ -12,7 +12,7 @@ from mtl.cli import main
 
 ENCODER = {"embed_dim": 16, "hidden_dim": 16, "num_layers": 2, "dropout": 0.0}
 #: the source's encoder, as a config's ``model:`` lines (targets must use the same)
-MODEL_ENCODER = "model:\n  encoder: {class_path: mtl.encoders.LSTMEncoder, init_args: %s}\n" % ENCODER
+MODEL_ENCODER = f"model:\n  encoder: {{class_path: mtl.encoders.LSTMEncoder, init_args: {ENCODER}}}\n"
 
 SOURCE_CONFIG = """
 seed_everything: 0
@@ -66,7 +66,10 @@ def korean_and_english(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pa
     write_corpus(str(english_dir), train=300, validation=20, test=0, seed=7)
     english = [json.loads(line)["text"] for line in (english_dir / "train.jsonl").read_text().splitlines()]
     rng = random.Random(0)
-    korean = [" ".join("".join(chr(0xAC00 + rng.randrange(11172)) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(3, 9))) for _ in range(300)]
+    korean = [
+        " ".join("".join(chr(0xAC00 + rng.randrange(11172)) for _ in range(rng.randint(1, 4))) for _ in range(rng.randint(3, 9)))
+        for _ in range(300)
+    ]
     files = {}
     for name, texts in (("english", english), ("korean", korean)):
         for size in (20, 300):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from command import mtl
 
 from mtl.cli import main
@@ -92,7 +91,11 @@ def test_strategy_auto_applies_the_advice_before_training(source_run: Path) -> N
 def test_mtl_advise_for_some_of_the_tasks(source_run: Path, korean_and_english: dict, tmp_path: Path, capsys) -> None:
     config = tmp_path / "target.yaml"
     task = "    - name: {}\n      type: classification\n      splits: {{train: train}}\n      source: {{path: json, data_files: {{train: {}}}}}\n"
-    config.write_text("data:\n  tasks:\n" + task.format("a", korean_and_english["korean_300"]) + task.format("b", korean_and_english["korean_300"]))
+    config.write_text(
+        "data:\n  tasks:\n"
+        + task.format("a", korean_and_english["korean_300"])
+        + task.format("b", korean_and_english["korean_300"])
+    )
     common = ["advise", "--source", str(source_run), "-c", str(config), "--small_data", "100", "--sample", "200"]
     main(common)
     assert "| target training rows | 600 |" in capsys.readouterr().out  # both tasks
@@ -106,8 +109,26 @@ def test_mtl_advise_command_recommends_a_strategy(source_run: Path, korean_and_e
     """The README's `mtl advise --source CKPT -c target.yaml --tasks T` as a user runs it."""
     config = tmp_path / "target.yaml"
     task = "    - name: {}\n      type: classification\n      splits: {{train: train}}\n      source: {{path: json, data_files: {{train: {}}}}}\n"
-    config.write_text("data:\n  tasks:\n" + task.format("a", korean_and_english["english_20"]) + task.format("b", korean_and_english["korean_300"]))
-    done = mtl("advise", "--source", str(source_run), "-c", str(config), "--tasks", "a", "--small_data", "100", "--sample", "200", cwd=tmp_path, timeout=300)
+    config.write_text(
+        "data:\n  tasks:\n"
+        + task.format("a", korean_and_english["english_20"])
+        + task.format("b", korean_and_english["korean_300"])
+    )
+    done = mtl(
+        "advise",
+        "--source",
+        str(source_run),
+        "-c",
+        str(config),
+        "--tasks",
+        "a",
+        "--small_data",
+        "100",
+        "--sample",
+        "200",
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "| target training rows | 20 |" in done.stdout
     assert "case: small data, similar -> strategy: freeze" in done.stdout

@@ -30,7 +30,9 @@ data:
 def cli(tmp_path: Path, *args: str) -> MultiTaskCLI:
     config = tmp_path / "target.yaml"
     config.write_text(TARGET.replace("MODEL_ENCODER\n", MODEL_ENCODER))
-    return MultiTaskCLI(MultiTaskModule, MultiTaskDataModule, run=False, args=["-c", str(config), f"--trainer.default_root_dir={tmp_path}", *args])
+    return MultiTaskCLI(
+        MultiTaskModule, MultiTaskDataModule, run=False, args=["-c", str(config), f"--trainer.default_root_dir={tmp_path}", *args]
+    )
 
 
 def test_transfer_from_the_command_line_reuses_the_source_tokenizer(source_run: Path, tmp_path: Path) -> None:
@@ -94,9 +96,16 @@ def test_self_supervised_pretraining_then_finetuning_on_the_command_line(tmp_pat
     checkpoint = runs / "dae" / "version_0" / "checkpoints" / "last.ckpt"
     state = torch.load(checkpoint, weights_only=True)
     assert state["hyper_parameters"]["task_labels"]["dae"][:3] == ["[PAD]", "[UNK]", "[CLS]"]  # the vocabulary
-    made = cli(tmp_path, f"--model.transfer.checkpoint={checkpoint}", "--model.transfer.strategy=gradual_unfreeze", "--trainer.max_epochs=2")
+    made = cli(
+        tmp_path,
+        f"--model.transfer.checkpoint={checkpoint}",
+        "--model.transfer.strategy=gradual_unfreeze",
+        "--trainer.max_epochs=2",
+    )
     made.trainer.fit(made.model, made.datamodule)
     source = load_source_run(checkpoint)
     embedding = made.model.encoder.state_dict()["embedding.embedding.weight"]
     assert torch.equal(embedding, source.encoder_state["embedding.embedding.weight"])  # still frozen in epoch 1 of 0..1
-    assert not torch.equal(made.model.encoder.state_dict()["layers.1.weight_hh_l0"], source.encoder_state["layers.1.weight_hh_l0"])
+    assert not torch.equal(
+        made.model.encoder.state_dict()["layers.1.weight_hh_l0"], source.encoder_state["layers.1.weight_hh_l0"]
+    )

@@ -18,7 +18,9 @@ from tests.transfer.conftest import ENCODER
 
 def target_data(source_run: Path, tokenizer: str | None = None, rows: int = 96) -> MultiTaskDataModule:
     """A new task (5 topics, where the source had 3 sentiments) read with the source's tokenizer."""
-    task = Task("topic", "classification", {"path": "synthetic", "train": rows, "validation": 32, "test": 0, "seed": 1}, label="topic")
+    task = Task(
+        "topic", "classification", {"path": "synthetic", "train": rows, "validation": 32, "test": 0, "seed": 1}, label="topic"
+    )
     path = tokenizer or str(source_run.parent.parent / "tokenizer.json")
     return MultiTaskDataModule([task], batch_size=16, tokenizer=TokenizerSpec(path=path), seed=0)
 
@@ -102,7 +104,7 @@ def test_discriminative_learning_rates_fall_by_the_decay_per_group(source_run: P
     lr = 0.01
     embedding, lower, top = model.encoder.layer_groups()
     for depth, layer in ((1, top), (2, lower), (3, embedding)):  # top group: lr * 0.5, then 0.25, 0.125
-        for name, p in layer.named_parameters():
+        for p in layer.parameters():
             group = group_of[id(p)]
             assert group["initial_lr"] == pytest.approx(lr * 0.5**depth)
             assert group["weight_decay"] == (0.1 if p.ndim >= 2 else 0.0)  # biases keep no decay
