@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 MTL    := $(BIN)/mtl
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
+TEST_WORKERS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
@@ -44,8 +45,9 @@ train: demo
 demo: setup
 	$(MTL) fit -c experiments/demo.yaml
 
+# two test processes (pytest-xdist), each taking whole files: module-scoped fixtures stay in one
 test: setup lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # ruff's rules and style are in pyproject.toml; `ruff format .` and `ruff check --fix .` apply them
 lint: setup

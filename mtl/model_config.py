@@ -8,6 +8,8 @@ or heads must be refused there (see :mod:`mtl.checkpoint_check`), not silently f
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,6 +22,12 @@ from lightning.pytorch.cli import instantiate_module
 MODEL_CONFIG = "model_config"
 
 M = TypeVar("M", bound=L.LightningModule)
+
+
+def plain_values(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The module's init ``arguments`` as the checkpoint keeps them: a dataclass (the
+    tokenizer's special ids) as a dict, so that ``weights_only`` loads read it."""
+    return {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in arguments.items()}
 
 
 def rebuild_from_checkpoint(cls: type[M], path: str | Path, map_location: Any = None, strict: bool | None = None) -> M | None:

@@ -3,7 +3,6 @@ balancer, the training step (:mod:`mtl.training`), evaluation and checkpoints.""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import lightning as L
@@ -17,7 +16,7 @@ from mtl.contracts import SpecialIds, TaskBatch
 from mtl.encoders.base import Encoder
 from mtl.evaluation import TaskEvaluation
 from mtl.model import EncoderFactory, HeadFactory, MultiTaskModel
-from mtl.model_config import MODEL_CONFIG, rebuild_from_checkpoint
+from mtl.model_config import MODEL_CONFIG, plain_values, rebuild_from_checkpoint
 from mtl.optimization import OptimizerFactory, SchedulerFactory, default_optimizer, optimizer_steps, warmup_schedule
 from mtl.param_groups import param_groups
 from mtl.prediction import predict_records
@@ -53,9 +52,8 @@ class MultiTaskModule(L.LightningModule):
             :class:`mtl.sharing.ParameterDistance` (soft parameter sharing: one encoder per
             task, all starting from the same weights, pulled together) or
             :class:`mtl.sharing.RepresentationAlignment` (the tasks' representations).
-        grad_clip: clip the gradient norm to this value. Works with every balancer, and
-            so does ``trainer.gradient_clip_val`` (for gradient balancers, which Lightning
-            does not clip under manual optimisation, the module takes it over).
+        grad_clip: clip the gradient norm to this value; works with every balancer, as does
+            ``trainer.gradient_clip_val`` (taken over for gradient balancers).
         lr: peak learning rate (of every parameter group, whatever the optimiser).
         weight_decay: weight decay, not applied to biases and normalisation weights.
         betas: AdamW betas (the default optimiser's).
@@ -67,8 +65,7 @@ class MultiTaskModule(L.LightningModule):
             skipped before training stops with an error.
         vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
         task_labels: every task's label names (filled in from the data by the CLI).
-        special_ids: the tokenizer's special ids (filled in from the data by the CLI): the
-            encoder's padding row and the ids heads read or write; mtl's own by default.
+        special_ids: the tokenizer's special ids (filled in from the data by the CLI).
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
             for which layers train (see :class:`mtl.transfer.Transfer`).
         optimizer: the optimiser class and its options (``class_path: torch.optim.SGD``);
@@ -103,24 +100,18 @@ class MultiTaskModule(L.LightningModule):
         super().__init__()
         components = ["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler", "special_ids"]
         self.save_hyperparameters(ignore=components)  # plain values only: weights_only loads
-        #: built by the mtl command: every component's class_path/init_args, for
-        #: load_from_checkpoint (see mtl.model_config); the transfer's weights are in the state
+        #: every component's class_path/init_args when the mtl command built it (see mtl.model_config)
         self.model_config: dict[str, Any] | None = None
         if "_instantiator" in self.hparams:  # LightningCLI's marker of hyper-parameters from a config
             self.save_hyperparameters(ignore=["transfer"])
-            self.model_config = dict(self.hparams)
-            if special_ids is not None:  # a plain dict: weights_only loads read it
-                self.model_config["special_ids"] = dataclasses.asdict(special_ids)
+            self.model_config = plain_values(self.hparams)
             self.save_hyperparameters(ignore=components)
         self.balancer = balancer if balancer is not None else Sum()
-        # The network's parts are registered here, under the names checkpoints have always
-        # used (``encoder.``, ``encoders.``, ``heads.``, ``alignment.``); the model object
-        # itself is not a registered child, so no parameter is saved twice.
-        object.__setattr__(
-            self, "model", MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids)
-        )
-        self.alignment, self.encoder, self.encoders = alignment, self.model.encoder, self.model.encoders
-        self.heads = self.model.heads
+        model = MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids)
+        # Its parts are registered under the names checkpoints have always used (``encoder.``,
+        # ``encoders.``, ``heads.``, ``alignment.``); the model itself is not a registered child.
+        object.__setattr__(self, "model", model)
+        self.alignment, self.encoder, self.encoders, self.heads = alignment, model.encoder, model.encoders, model.heads
         self.transfer, self.optimizer, self.lr_scheduler = transfer, optimizer, lr_scheduler
         if isinstance(self.balancer, Weighting):
             self.balancer.setup_tasks(list(task_labels))
