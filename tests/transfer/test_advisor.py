@@ -78,6 +78,16 @@ def test_mtl_advise_prints_the_table(source_run: Path, korean_and_english: dict,
     assert "--model.transfer.strategy gradual_unfreeze" in out
 
 
+def test_mtl_advise_reads_a_tasks_type_from_its_head(source_run: Path, korean_and_english: dict, tmp_path: Path, capsys) -> None:
+    config = tmp_path / "target.yaml"
+    config.write_text(
+        "data:\n  tasks:\n    - name: reviews\n      head: {class_path: ClassificationHead}\n      splits: {train: train}\n"
+        f"      source: {{path: json, data_files: {{train: {korean_and_english['korean_300']}}}}}\n"
+    )
+    main(["advise", "--source", str(source_run), "-c", str(config), "--small_data", "100", "--sample", "200"])
+    assert "case: large data, dissimilar -> strategy: gradual_unfreeze" in capsys.readouterr().out
+
+
 def test_strategy_auto_applies_the_advice_before_training(source_run: Path) -> None:
     data = target_data(source_run, rows=48)
     model = target_model(data, Transfer(str(source_run), strategy="auto", advice=THRESHOLDS))
