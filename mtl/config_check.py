@@ -322,7 +322,7 @@ def head_task_errors(config: Any) -> list[str]:
         parts = ([f"no head for task(s) {missing}"] if missing else []) + ([f"no task for head(s) {extra}"] if extra else [])
         errors.append(
             f"model.heads and data.tasks disagree: {'; '.join(parts)}; give one head per task, keyed by the "
-            f"task's name (the tasks are {names})"
+            f"task's name or as the task's head: (the tasks are {names})"
         )
     for task in tasks:
         name, kind = task.get("name"), task.get("type")
