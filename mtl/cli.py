@@ -29,6 +29,7 @@ from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
 from mtl.report.command import add_report_arguments, report
 from mtl.run_directory import SameRunVersion
+from mtl.task_heads import move_task_heads
 from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint
 from mtl.transfer.advise_command import USAGE as ADVISE_USAGE
@@ -128,6 +129,7 @@ class MultiTaskCLI(LightningCLI):
                 "trainer.logger": DEFAULT_LOGGERS,
                 "trainer.default_root_dir": "runs",
                 "data.seed": None,  # the run's seed_everything, see before_instantiate_classes
+                "model.heads": {},  # or each with its task (data.tasks[i].head), see before_instantiate_classes
             }
         )
         if "tasks" not in {action.dest for action in parser._actions}:  # advise has its own (--tasks a b)
@@ -194,6 +196,7 @@ class MultiTaskCLI(LightningCLI):
             return
         config = self.config[self.subcommand] if self.subcommand else self.config
         name = _full_run_name(config)
+        move_task_heads(config)  # before the tasks are selected and the heads checked
         if config.get("tasks"):
             select_tasks(config, list(config.tasks))
         use_source_tokenizer(config)

@@ -174,7 +174,7 @@ def _import_problem(value: str) -> str | None:
     return None
 
 
-def _import(value: str, declared: Any = None) -> Any:
+def named_class(value: str, declared: Any = None) -> Any:
     """The object a ``class_path`` names (a bare name: the subclass of ``declared`` of
     that name), or None when there is none."""
     if not isinstance(value, str):
@@ -245,7 +245,7 @@ def _check_value(node: yaml.Node, cls: Any, supplied: int, place: _Place, errors
     pairs = _pairs(node)
     keys = {k.value: v for k, v in pairs}
     if "class_path" in keys:
-        chosen = _import(_scalar(keys["class_path"]), cls)
+        chosen = named_class(_scalar(keys["class_path"]), cls)
         if chosen is None:
             return  # the class path check reports it
         init = keys.get("init_args")
@@ -313,7 +313,7 @@ def head_task_errors(config: Any) -> list[str]:
 
     heads = config.get("model.heads") if hasattr(config, "get") else None
     tasks = config.get("data.tasks") if hasattr(config, "get") else None
-    if not heads or not tasks:
+    if heads is None or not tasks:
         return []
     errors = []
     names = [task.get("name") for task in tasks]
@@ -322,13 +322,13 @@ def head_task_errors(config: Any) -> list[str]:
         parts = ([f"no head for task(s) {missing}"] if missing else []) + ([f"no task for head(s) {extra}"] if extra else [])
         errors.append(
             f"model.heads and data.tasks disagree: {'; '.join(parts)}; give one head per task, keyed by the "
-            f"task's name (the tasks are {names})"
+            f"task's name or as the task's head: (the tasks are {names})"
         )
     for task in tasks:
         name, kind = task.get("name"), task.get("type")
         head = heads.get(name) if hasattr(heads, "get") else None
         class_path = head.get("class_path") if hasattr(head, "get") else head if isinstance(head, str) else None
-        cls = _import(class_path) if class_path else None
+        cls = named_class(class_path) if class_path else None
         if not (inspect.isclass(cls) and issubclass(cls, TaskHead)) or kind not in LABEL_TYPE:
             continue
         wanted = LABEL_TYPE[kind]

@@ -40,7 +40,7 @@ def parameters(cls: Any) -> dict[str, Any] | None:
     ``**kwargs`` (any key may be right) or cannot be inspected."""
     if dataclasses.is_dataclass(cls) and inspect.isclass(cls):
         hints = _hints(cls)
-        return {f.name: hints.get(f.name) for f in dataclasses.fields(cls) if f.init}
+        return {f.name: hints.get(f.name) for f in dataclasses.fields(cls) if f.init} | _task_head(cls)
     target = cls.__init__ if inspect.isclass(cls) else cls
     try:
         signature = inspect.signature(target)
@@ -51,6 +51,18 @@ def parameters(cls: Any) -> dict[str, Any] | None:
         return None
     hints = _hints(target)
     return {p.name: hints.get(p.name) for p in params if p.kind is not p.VAR_POSITIONAL}
+
+
+def _task_head(cls: Any) -> dict[str, Any]:
+    """A task's ``head`` as what it becomes, a ``model.heads`` factory of a
+    :class:`~mtl.heads.TaskHead` (the data package types it without importing the heads)."""
+    from mtl.data.task import Task
+
+    if cls is not Task:
+        return {}
+    from mtl.model import HeadFactory
+
+    return {"head": HeadFactory | None}
 
 
 def _hints(target: Any) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def test_misspelt_task_key_names_file_line_task_and_the_right_key(tmp_path: Path
     config.write_text(config.read_text() + "      lable: label\n", encoding="utf-8")
     error = fails(tmp_path, "-c", str(config), code=2)
     assert f"{config}:14: task 'sentiment' (data.tasks[0]): unknown key 'lable'; did you mean 'label'?" in error
-    assert "(Task takes: corruption, label, labels, local_source," in error
+    assert "(Task takes: corruption, head, label, labels, local_source," in error
     assert_nothing_created(tmp_path)
 
 

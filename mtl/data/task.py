@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from torch import nn
 
 from mtl.contracts import LabelKind
 from mtl.data.corruption import Corruption
@@ -14,6 +17,10 @@ TaskType = Literal["classification", "multilabel", "regression", "tagging", "den
 #: Task types whose labels come from the text itself: no label column, the labels are
 #: the tokenizer's vocabulary, and the encoder reads a corrupted copy of the text.
 SELF_SUPERVISED = ("denoising", "mlm")
+
+#: A task's head as the data side sees it: built later by the model from the encoder's
+#: ``out_dim`` and the task's labels (a :class:`mtl.heads.TaskHead`, not imported here).
+HeadSpec = Callable[[int, list[str]], nn.Module]
 
 #: What each task type puts in ``batch["labels"]``; must equal the head's ``label_type``.
 LABEL_TYPE: dict[str, LabelKind] = {
@@ -39,6 +46,8 @@ class Task:
             text column: ``denoising`` (reconstruct the text from a corrupted copy) or
             ``mlm`` (predict masked tokens). These need no label column; their labels are
             the tokenizer's vocabulary and ``corruption`` says how the input is corrupted.
+            May be left out when ``head`` is given: the ``mtl`` command reads it from the
+            head's ``label_type`` (the task type of that :data:`LABEL_TYPE`).
         source: keyword arguments of ``datasets.load_dataset``: a hub name
             (``{"path": "nyu-mll/glue", "name": "sst2"}``) or a local builder
             (``{"path": "csv", "data_files": {...}, "delimiter": "\\t"}``). ``path: conllu``
@@ -59,11 +68,16 @@ class Task:
         corruption: for ``denoising`` and ``mlm``: masking, deletion and local shuffling
             of the input (see :class:`mtl.data.corruption.Corruption`); defaults apply
             when omitted.
+        head: the task's head, declared with the task instead of under ``model.heads``
+            (``{"class_path": "mtl.heads.ClassificationHead", "init_args": {...}}``; a short
+            class name works too). The ``mtl`` command moves it to ``model.heads.<name>``
+            before anything is built; a task has its head in one of the two places. The
+            data package does not read it.
     """
 
     name: str
-    type: TaskType
-    source: dict[str, Any]
+    type: TaskType | None = None
+    source: dict[str, Any] = field(default_factory=dict)
     local_source: dict[str, Any] | None = None
     text: str = "text"
     text_pair: str | None = None
@@ -73,8 +87,13 @@ class Task:
     max_length: int = 128
     max_train_examples: int | None = None
     corruption: Corruption | None = None
+    head: HeadSpec | None = None
 
     def __post_init__(self) -> None:
+        if self.type is None:
+            raise DataError(f"task {self.name!r}: no type; give one of {list(LABEL_TYPE)} (or, in a config, a head)")
+        if not self.source:
+            raise DataError(f"task {self.name!r}: no source; give the keyword arguments of datasets.load_dataset")
         if self.type in SELF_SUPERVISED:
             if self.corruption is None:
                 self.corruption = Corruption()

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from jsonargparse import ArgumentParser, Namespace
 
 from mtl.encoders.base import Encoder
+from mtl.task_heads import move_task_heads
 from mtl.task_selection import select_tasks
 from mtl.transfer.advisor import Advice, Thresholds
 from mtl.transfer.errors import TransferError
@@ -45,6 +46,7 @@ def advise(
         max_distance: a larger normalised Fréchet distance is dissimilar text
     """
     run = load_source_run(source)
+    move_task_heads(target)  # a task may declare its type by its head
     if tasks:
         try:
             select_tasks(target, list(tasks))

@@ -65,10 +65,11 @@ def test_measured_cases_land_in_their_quadrants(source_run: Path, korean_and_eng
         assert advice.measures.unk_rate < 0.01 and advice.measures.distance < THRESHOLDS.max_distance
 
 
-def test_mtl_advise_prints_the_table(source_run: Path, korean_and_english: dict, tmp_path: Path, capsys) -> None:
+@pytest.mark.parametrize("declared", ["type: classification", "head: {class_path: ClassificationHead}"])  # type or head
+def test_mtl_advise_prints_the_table(source_run: Path, korean_and_english: dict, tmp_path: Path, capsys, declared: str) -> None:
     config = tmp_path / "target.yaml"
     config.write_text(
-        "data:\n  tasks:\n    - name: reviews\n      type: classification\n      splits: {train: train}\n"
+        f"data:\n  tasks:\n    - name: reviews\n      {declared}\n      splits: {{train: train}}\n"
         f"      source: {{path: json, data_files: {{train: {korean_and_english['korean_300']}}}}}\n"
     )
     main(["advise", "--source", str(source_run), "-c", str(config), "--small_data", "100", "--sample", "200"])
