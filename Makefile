@@ -47,7 +47,7 @@ demo: setup
 
 # two test processes (pytest-xdist), each taking whole files: module-scoped fixtures stay in one
 test: setup lint
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # ruff's rules and style are in pyproject.toml; `ruff format .` and `ruff check --fix .` apply them
 lint: setup
