@@ -159,3 +159,42 @@ def test_gradient_geometry_is_logged_and_plotted(tiny_corpus, fresh_cache, tmp_p
         assert sum(plots.weights[t][step][1] for t in ("sentiment", "det", "length")) == pytest.approx(1.0, abs=1e-6)
     assert (tmp_path / "task_weights.png").stat().st_size > 1000
     assert (tmp_path / "gradient_conflict.png").stat().st_size > 1000
+
+
+class UpdateNorms(L.Callback):
+    """The gradient norm each optimiser step applied, read as the step ends (Lightning runs
+    the backward and its clipping inside ``optimizer.step``; a gradient step clips before)."""
+
+    def __init__(self) -> None:
+        self.norms: list[float] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        def record(optimizer, args, kwargs) -> None:
+            grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+            self.norms.append(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))))
+
+        trainer.optimizers[0].register_step_post_hook(record)
+
+
+@pytest.mark.parametrize("name", ["Sum", "UncertaintyWeighting", "PCGrad", "MGDA"])
+def test_trainer_gradient_clip_val_clips_every_update_with_every_kind_of_balancer(
+    name, tiny_corpus, fresh_cache, tmp_path
+) -> None:
+    import mtl.balancers
+
+    data, model = build(tiny_corpus, getattr(mtl.balancers, name)())
+    norms = UpdateNorms()
+    L.seed_everything(0)
+    trainer = L.Trainer(
+        max_steps=4,
+        gradient_clip_val=1e-3,  # far below these gradients' norms
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+        callbacks=[norms],
+    )
+    trainer.fit(model, data)
+    assert len(norms.norms) == 4
+    assert all(n <= 1e-3 * (1 + 1e-4) for n in norms.norms), norms.norms
