@@ -129,6 +129,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.labels: dict[str, list[str]] = {}
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
+        self._tokenizer_sha256 = ""  # of self.tokenizer, set with it (see _use_tokenizer)
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
         self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
@@ -173,8 +174,14 @@ class MultiTaskDataModule(L.LightningDataModule):
             self.labels[name] = task.labels if task.labels is not None else self._infer_labels(task)
             if task.type in ("classification", "multilabel") and len(self.labels[name]) < 2:
                 raise DataError(f"task {name!r}: found labels {self.labels[name]}; a classifier needs at least 2")
-        self.tokenizer = self._tokenizer()
-        vocabulary = [self.tokenizer.id_to_token(i) for i in range(self.tokenizer.get_vocab_size())]
+        self._use_tokenizer(self._tokenizer())
+
+    def _use_tokenizer(self, tokenizer: Tokenizer) -> None:
+        """Read text with ``tokenizer``: its vocabulary is the self-supervised tasks' labels,
+        and its digest (what checkpoints record) is taken once here."""
+        self.tokenizer = tokenizer
+        self._tokenizer_sha256 = tokenizer_digest(tokenizer)
+        vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
         self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
     # -- what a checkpoint records about the data (Lightning saves and restores this) ----
@@ -195,7 +202,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         state: dict[str, Any] = {}
         if self.tokenizer is not None:
             state["tokenizer"] = {
-                "sha256": tokenizer_digest(self.tokenizer),
+                "sha256": self._tokenizer_sha256,
                 "vocab_size": self.tokenizer.get_vocab_size(),
                 "json": self.tokenizer.to_str(),
             }
@@ -212,13 +219,13 @@ class MultiTaskDataModule(L.LightningDataModule):
         checkpoint = getattr(self.trainer, "ckpt_path", None) if self.trainer is not None else None
         where = f"checkpoint {str(checkpoint)!r}" if checkpoint else "the checkpoint"
         recorded = (state.get("tokenizer") or {}).get("sha256")
-        if recorded is not None and recorded != tokenizer_digest(self.tokenizer):
+        if recorded is not None and recorded != self._tokenizer_sha256:
             saved = "runs/<name>/version_N/tokenizer.json"
             if checkpoint and Path(str(checkpoint)).parent.name == "checkpoints":
                 saved = str(Path(str(checkpoint)).parent.parent / "tokenizer.json")
             raise DataError(
                 f"{where} was trained with another tokenizer (sha256 {recorded[:12]}) than the one this run reads "
-                f"text with ({str(self.tokenizer_path)!r}, sha256 {tokenizer_digest(self.tokenizer)[:12]}): the token "
+                f"text with ({str(self.tokenizer_path)!r}, sha256 {self._tokenizer_sha256[:12]}): the token "
                 f"ids would mean other words. Set data.tokenizer.path to the trained run's tokenizer ({saved})"
             )
         trained = state.get("task_labels") or {}
@@ -292,10 +299,8 @@ class MultiTaskDataModule(L.LightningDataModule):
         log.info(
             "process %d: encoding with rank 0's tokenizer (its own, from %s, differs)", trainer.global_rank, self.tokenizer_path
         )
-        self.tokenizer = tokenizer
+        self._use_tokenizer(tokenizer)
         self.encoded = {}
-        vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
-        self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
     def _training_text(self):
         for name, task in self.tasks.items():
