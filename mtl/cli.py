@@ -10,7 +10,6 @@ import inspect
 import os
 import re
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
@@ -204,7 +203,7 @@ class MultiTaskCLI(LightningCLI):
         if errors:
             raise ConfigError("\n       ".join(errors))
         if self.subcommand in ("validate", "test", "predict"):
-            follow_checkpoint(config, f"mtl {self.subcommand}")  # the checkpoint's labels and tokenizer
+            follow_checkpoint(config, f"mtl {self.subcommand}", self._checkpoint)  # its labels and tokenizer
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
             config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
         for logger in _loggers(config):
@@ -344,10 +343,6 @@ def _run_name(config: Any) -> str:
 @errors_shown_plainly  # the project's own errors: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Validation and test metrics are reduced over the processes by torchmetrics (see
-    # mtl.evaluation) before they are logged: Lightning's advice to log them with
-    # sync_dist=True under DDP does not apply (the module does the same for training losses).
-    warnings.filterwarnings("ignore", message=r".*self\.log\('(val|test)/.*when logging on epoch level in distributed")
     command = sys.argv[1:] if args is None else args
     errors = config_errors(command)
     if errors:

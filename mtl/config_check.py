@@ -308,7 +308,7 @@ def _scalar(node: yaml.Node) -> Any:
 def head_task_errors(config: Any) -> list[str]:
     """Heads whose ``label_type`` does not fit their task's type, in a resolved config
     (``config.model.heads``: name -> class_path/init_args; ``config.data.tasks``)."""
-    from mtl.data.task import LABEL_TYPE
+    from mtl.data.task import LABEL_TYPE, TASK_TYPE
     from mtl.heads.base import TaskHead
 
     heads = config.get("model.heads") if hasattr(config, "get") else None
@@ -336,10 +336,10 @@ def head_task_errors(config: Any) -> list[str]:
             continue
         fitting = _heads_for(wanted, pair=bool(task.get("text_pair")))
         use = f"use {' or '.join(fitting)}" if fitting else f"use a head whose label_type is {wanted!r}"
-        made_for = [k for k, v in LABEL_TYPE.items() if v == cls.label_type]
+        made_for = TASK_TYPE.get(cls.label_type)
         errors.append(
             f"task {name!r} is a {kind} task, but model.heads.{name} is {cls.__name__}, a head for "
-            f"{' / '.join(made_for) or cls.label_type} tasks; {use} (or change the task's type:)"
+            f"{made_for or cls.label_type} tasks; {use} (or change the task's type:)"
         )
     return errors
 

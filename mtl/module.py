@@ -135,6 +135,7 @@ class MultiTaskModule(L.LightningModule):
 
     # -- training ------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        ignore_epoch_sync_advice()
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         self.model.check_label_types(getattr(datamodule, "tasks", None) or {})
         if stage == "fit" and self._trainer is not None:
@@ -166,9 +167,6 @@ class MultiTaskModule(L.LightningModule):
         value = gradient_clip_val or self.hparams.grad_clip
         if value:
             self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
-
-    def on_fit_start(self) -> None:
-        ignore_epoch_sync_advice()
 
     def on_train_start(self) -> None:
         if not self.automatic_optimization:

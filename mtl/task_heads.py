@@ -7,11 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from mtl.config_check import ConfigError, named_class
-from mtl.data.task import LABEL_TYPE
+from mtl.data.task import LABEL_TYPE, TASK_TYPE
 from mtl.heads.base import TaskHead
-
-#: The task type of each head's ``label_type`` (one type per label kind).
-TASK_TYPE = {kind: task_type for task_type, kind in LABEL_TYPE.items()}
 
 
 def move_task_heads(config: Any) -> None:

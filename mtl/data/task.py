@@ -31,6 +31,8 @@ LABEL_TYPE: dict[str, LabelKind] = {
     "denoising": LabelKind.SEQUENCE,
     "mlm": LabelKind.MASKED_TOKENS,
 }
+#: The task type of each label kind (one type per kind): a head's ``label_type`` names its task's type.
+TASK_TYPE: dict[LabelKind, str] = {kind: task_type for task_type, kind in LABEL_TYPE.items()}
 
 
 @dataclass

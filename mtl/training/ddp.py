@@ -27,6 +27,8 @@ def stop_gradient_sync(strategy: Strategy) -> None:
 
 
 def ignore_epoch_sync_advice() -> None:
-    """Training losses are logged as means over all processes already, so Lightning's
-    advice to add ``sync_dist=True`` to ``train/`` logs does not apply."""
-    warnings.filterwarnings("ignore", message=r".*self\.log\('train/.*when logging on epoch level in distributed")
+    """Training losses are logged as means over all processes already, and validation and
+    test metrics are reduced over the processes by torchmetrics (see :mod:`mtl.evaluation`)
+    before they are logged: Lightning's advice to log them with ``sync_dist=True`` under
+    DDP does not apply."""
+    warnings.filterwarnings("ignore", message=r".*self\.log\('(train|val|test)/.*when logging on epoch level in distributed")
