@@ -20,7 +20,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import torch
 from jsonargparse import Namespace
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -36,22 +35,19 @@ note = rank_zero_only(log.warning)
 DATA_STATE_KEY = MultiTaskDataModule.__qualname__
 
 
-def follow_checkpoint(config: Any, command: str) -> None:
+def follow_checkpoint(config: Any, command: str, state: dict[str, Any] | None) -> None:
     """Set the config's label lists and tokenizer to those of the checkpoint at
-    ``config.ckpt_path`` (when it is a file written by ``mtl fit``).
+    ``config.ckpt_path``, whose contents ``state`` are (as read by
+    :func:`mtl.checkpoint_check.read_checkpoint`; None when no file is given).
 
     Raises:
         DataError: the config declares other tasks or other labels than the checkpoint was
             trained on, or the tokenizer it was trained with is not found.
     """
-    path = config.get("ckpt_path")
-    if not path or not Path(str(path)).is_file():
-        return  # none, or Lightning's "last"/"best": Lightning resolves and reports those
-    checkpoint = Path(str(path))
-    state = _read(checkpoint)
     hparams = state.get("hyper_parameters") if isinstance(state, dict) else None
     if not isinstance(hparams, dict) or not isinstance(hparams.get("task_labels"), dict):
-        return  # not one of ours: loading it will fail with Lightning's own message
+        return  # none, Lightning's "last"/"best", or not one of ours: Lightning reports those
+    checkpoint = Path(str(config.get("ckpt_path")))
     _follow_labels(config, command, checkpoint, hparams["task_labels"])
     data_state = state.get(DATA_STATE_KEY) or {}
     _follow_tokenizer(config, command, checkpoint, data_state.get("tokenizer"), hparams.get("vocab_size"))
@@ -60,15 +56,6 @@ def follow_checkpoint(config: Any, command: str) -> None:
 def run_dir(checkpoint: Path) -> Path:
     """The run directory of ``<run>/checkpoints/<file>.ckpt`` (else the file's folder)."""
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-
-
-def _read(checkpoint: Path) -> dict[str, Any]:
-    for mmap in (True, False):  # mmap: the weights stay on disk (needs the zip format torch.save writes)
-        try:
-            return torch.load(checkpoint, map_location="cpu", weights_only=True, mmap=mmap)
-        except Exception:  # noqa: BLE001, S112 - not a checkpoint we can read: Lightning's load reports it
-            continue
-    return {}
 
 
 def _follow_labels(config: Any, command: str, checkpoint: Path, trained: dict[str, list[str]]) -> None:

@@ -69,10 +69,3 @@ def add_report_arguments(parser: ArgumentParser) -> None:
         "--row", action="append", default=None, metavar="LABEL=PATTERN",
         help="put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task runs); repeatable",
     )  # fmt: skip
-
-
-def main(args: list[str]) -> None:
-    """``mtl report ARGS`` (the ``mtl`` command with ``report`` first)."""
-    from mtl.cli import main as mtl
-
-    mtl(["report", *args])

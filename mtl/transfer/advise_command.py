@@ -89,10 +89,3 @@ def source_encoder(source: SourceRun) -> Encoder:
     encoder = built(Callable[[int], Encoder], spec, f"{source.run_dir}/config.yaml: model.encoder")(source.vocab_size)
     encoder.load_state_dict(source.encoder_state)
     return encoder
-
-
-def main(args: list[str]) -> None:
-    """``mtl advise ARGS`` (the ``mtl`` command with ``advise`` first)."""
-    from mtl.cli import main as mtl
-
-    mtl(["advise", *args])

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from command import checkout_env
 
-from mtl.report.command import main as report
+from mtl.cli import main as mtl
 from mtl.report.learning_curves import read_series, smooth
 from mtl.report.run_record import ReportError, RunRecord, gather_rows
 
@@ -39,7 +39,7 @@ def test_report_regenerated_from_a_saved_run_holds_its_logged_metrics(tmp_path: 
     run = tmp_path / "runs" / "demo" / "version_0"
     shutil.copytree(SAVED, run)
     output = tmp_path / "reports" / "demo.md"
-    report([str(run), "--output", str(output), "--title", "Demo"])
+    mtl(["report", str(run), "--output", str(output), "--title", "Demo"])
     (row,) = _table(output.read_text())
     with (run / "metrics.csv").open() as f:
         logged = [r for r in csv.DictReader(f) if r.get("val/average")][-1]  # the last validation
@@ -85,7 +85,7 @@ def test_rows_gather_single_task_runs_and_their_seeds(tmp_path: Path) -> None:
         runs.append(_saved(tmp_path, "exp/single/b", seed, {"b": b}, step=50, seconds=30))
         runs.append(_saved(tmp_path, "exp/multi", seed, {"a": joint_a, "b": joint_b}, step=150, seconds=120))
     output = tmp_path / "report.md"
-    report([*map(str, runs), "--output", str(output), "--row", "single-task=exp/single/*"])
+    mtl(["report", *map(str, runs), "--output", str(output), "--row", "single-task=exp/single/*"])
     single, multi = _table(output.read_text())
     # single-task: a = mean(0.6, 0.8) = 0.7, std 0.1414; b likewise; per seed the average of
     # a and b is 0.7 both times; steps and minutes add up over a seed's runs (150, 1.5)
@@ -120,7 +120,7 @@ def test_select_best_reads_the_best_validation_of_the_saved_run(tmp_path: Path) 
     run = tmp_path / "runs" / "demo" / "version_0"
     shutil.copytree(SAVED, run)
     output = tmp_path / "best.md"
-    report([str(run), "--output", str(output), "--select", "best"])
+    mtl(["report", str(run), "--output", str(output), "--select", "best"])
     (row,) = _table(output.read_text())
     with (run / "metrics.csv").open() as f:
         validations = [r for r in csv.DictReader(f) if r.get("val/average")]
@@ -129,7 +129,7 @@ def test_select_best_reads_the_best_validation_of_the_saved_run(tmp_path: Path) 
     assert row["sentiment accuracy"] == f"{float(best['val/sentiment/accuracy']):.4f}"
     assert "## Results (best val)" in output.read_text()
     with pytest.raises(SystemExit, match="--select best reads the validations logged during fit"):
-        report([str(run), "--output", str(output), "--select", "best", "--stage", "test"])
+        mtl(["report", str(run), "--output", str(output), "--select", "best", "--stage", "test"])
 
 
 def _tables(markdown: str) -> list[list[dict[str, str]]]:
@@ -156,7 +156,7 @@ def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> Non
         "source: Some paper, dev\nrows:\n  paper: {a accuracy: 0.75, b accuracy: 0.8}\n  weak: {a accuracy: 0.1}\n"
     )
     output = tmp_path / "report.md"
-    report([*map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
+    mtl(["report", *map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
     text = output.read_text()
     assert "## Against published numbers" in text and "Published: Some paper, dev." in text
     published = next(t for t in _tables(text) if t[0].get("row") == "paper (published)")
@@ -167,14 +167,14 @@ def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> Non
     assert ours["reaches paper"] == "1/2" and ours["reaches weak"] == "1/1"
 
     yardstick.write_text("rows:\n  paper: {a accuracy: 0.5, c accuracy: 0.5}\n")
-    report([*map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
+    mtl(["report", *map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])
     assert "Published numbers of tasks no run here has: c accuracy." in output.read_text()
     yardstick.write_text("rows:\n  paper: {c accuracy: 0.5}\n")
     with pytest.raises(SystemExit, match=r"no run logs any of \['c accuracy'\]"):
-        report([*map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
+        mtl(["report", *map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
     yardstick.write_text("rows:\n  paper: {accuracy: 0.5}\n")
     with pytest.raises(SystemExit, match="write '<task> <metric>: <number>'"):
-        report([*map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
+        mtl(["report", *map(str, runs), "--output", str(tmp_path / "x.md"), "--yardstick", str(yardstick)])
     assert not (tmp_path / "x.md").exists()
 
 
