@@ -55,6 +55,8 @@ def wandb_unreachable(url: str | None = None, timeout: float = REACH_TIMEOUT_S) 
     url = url or wandb_base_url()
     outcome: list[str | None] = []
 
+    no_answer = f"no answer within {timeout:g} s"
+
     def ask() -> None:
         try:
             urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
@@ -62,14 +64,19 @@ def wandb_unreachable(url: str | None = None, timeout: float = REACH_TIMEOUT_S) 
         except urllib.error.HTTPError:
             outcome.append(None)  # an answer
         except urllib.error.URLError as error:
-            outcome.append(None if isinstance(error.reason, ssl.SSLError) else str(error.reason))
+            if isinstance(error.reason, TimeoutError):
+                outcome.append(no_answer)
+            else:
+                outcome.append(None if isinstance(error.reason, ssl.SSLError) else str(error.reason))
+        except TimeoutError:  # the request's own limit, reached just before the wait's below
+            outcome.append(no_answer)
         except (OSError, ValueError) as error:
             outcome.append(str(error) or type(error).__name__)
 
     thread = threading.Thread(target=ask, name="wandb-reachable", daemon=True)  # a hung name lookup is left behind
     thread.start()
     thread.join(timeout)
-    return outcome[0] if outcome else f"no answer within {timeout:g} s"
+    return outcome[0] if outcome else no_answer
 
 
 class WandbTracker(WandbLogger):
