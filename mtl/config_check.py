@@ -47,17 +47,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 def errors_shown_plainly(command: F) -> F:
     """Run ``command`` showing the project's own errors (:class:`ConfigError`,
     :class:`~mtl.data.errors.DataError`, :class:`~mtl.transfer.errors.TransferError`,
-    :class:`~mtl.checkpoint_check.CheckpointError`: their messages name the file and the
+    :class:`~mtl.checkpoint_check.CheckpointError`, :class:`~mtl.pretrained_files.PretrainedError`: their messages name the file and the
     fix) with :func:`fail`."""
     from mtl.checkpoint_check import CheckpointError
     from mtl.data.errors import DataError
+    from mtl.pretrained_files import PretrainedError
     from mtl.transfer.errors import TransferError
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except (ConfigError, DataError, TransferError, CheckpointError) as error:
+        except (ConfigError, DataError, TransferError, CheckpointError, PretrainedError) as error:
             fail(error)
 
     return run  # type: ignore[return-value]

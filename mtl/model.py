@@ -9,7 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from mtl.contracts import SpecialIds, TaskBatch
-from mtl.encoders.base import Encoder
+from mtl.encoders.base import Encoder, encode_batch
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
 from mtl.sharing.base import Alignment
@@ -105,7 +105,7 @@ class MultiTaskModel(nn.Module):
         return {task: self.encoder_for(task) for task in self.heads}
 
     def encode(self, batch: TaskBatch, task: str) -> EncoderOutput:
-        return self.encoder_for(task)(batch["input_ids"], batch["attention_mask"])
+        return encode_batch(self.encoder_for(task), batch)
 
     def forward(self, batch: TaskBatch, task: str) -> Tensor:
         """The logits of ``task`` for one of its batches."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mtl.encoders.base import encode_batch
 from mtl.encoders.output import EncoderOutput
 from mtl.model import MultiTaskModel, TaskBatch
 
@@ -19,7 +20,7 @@ def predict_records(model: MultiTaskModel, batch: TaskBatch) -> list[dict[str, A
             continue
         encoder = model.encoder_for(task)
         if id(encoder) not in encoded:
-            encoded[id(encoder)] = encoder(batch["input_ids"], batch["attention_mask"])
+            encoded[id(encoder)] = encode_batch(encoder, batch)
         logits = head(encoded[id(encoder)], batch)
         for record, value in zip(records, head.decode(logits, batch)):
             record[task] = value

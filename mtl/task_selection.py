@@ -7,7 +7,7 @@ from typing import Any
 
 
 def select_tasks(config: Any, names: list[str]) -> None:
-    """Keeps only ``names`` in ``config.data.tasks`` and ``config.model.heads`` (in the
+    """Keeps only ``names`` in ``config.data.tasks``, ``data.max_train_examples`` and ``config.model.heads`` (in the
     config's order); an unknown or repeated name is refused with the tasks there are."""
     tasks = config.get("data.tasks") or []
     available = [_name(task) for task in tasks]
@@ -16,6 +16,9 @@ def select_tasks(config: Any, names: list[str]) -> None:
         problem = f"unknown task(s) {unknown}" if unknown else "each task once, at least one"
         raise ValueError(f"--tasks {names}: {problem}; the config's tasks are {available}")
     config["data.tasks"] = [task for task, name in zip(tasks, available) if name in names]
+    caps = config.get("data.max_train_examples")
+    if caps:
+        config["data.max_train_examples"] = {n: c for n, c in caps.items() if n in names}
     heads = config.get("model.heads")
     if heads is not None:  # a dict of head specs (class_path, init_args)
         config["model.heads"] = {n: h for n, h in heads.items() if n in names}

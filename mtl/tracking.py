@@ -9,10 +9,6 @@ import io
 import logging
 import netrc
 import os
-import ssl
-import threading
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -21,6 +17,8 @@ from lightning.fabric.loggers.logger import rank_zero_experiment
 from lightning.pytorch.loggers import CSVLogger, WandbLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.utilities import rank_zero_only
+
+from mtl.reachability import unreachable
 
 log = logging.getLogger(__name__)
 
@@ -45,38 +43,9 @@ def wandb_credentials_present() -> bool:
 
 
 def wandb_unreachable(url: str | None = None, timeout: float = REACH_TIMEOUT_S) -> str | None:
-    """Why the W&B server at ``url`` cannot be reached, or None when it answers.
-
-    One HTTP request (through the proxy the environment names, as ``wandb`` uses), given
-    ``timeout`` seconds in all, name lookup included: compute nodes without a network
-    often fail only after long DNS or connection timeouts. Any HTTP answer, an error
-    status or a TLS failure included, means the server is reachable.
-    """
-    url = url or wandb_base_url()
-    outcome: list[str | None] = []
-
-    no_answer = f"no answer within {timeout:g} s"
-
-    def ask() -> None:
-        try:
-            urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout).close()
-            outcome.append(None)
-        except urllib.error.HTTPError:
-            outcome.append(None)  # an answer
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
-                outcome.append(no_answer)
-            else:
-                outcome.append(None if isinstance(error.reason, ssl.SSLError) else str(error.reason))
-        except TimeoutError:  # the request's own limit, reached just before the wait's below
-            outcome.append(no_answer)
-        except (OSError, ValueError) as error:
-            outcome.append(str(error) or type(error).__name__)
-
-    thread = threading.Thread(target=ask, name="wandb-reachable", daemon=True)  # a hung name lookup is left behind
-    thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else no_answer
+    """Why the W&B server at ``url`` cannot be reached, or None when it answers (see
+    :func:`mtl.reachability.unreachable`)."""
+    return unreachable(url or wandb_base_url(), timeout)
 
 
 class WandbTracker(WandbLogger):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from pathlib import Path
@@ -23,6 +24,7 @@ from mtl.data.evaluation_loaders import (
 )
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan
 from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
+from mtl.data.pretrained_tokenizer import pretrained_tokenizer
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
@@ -78,6 +80,9 @@ class MultiTaskDataModule(L.LightningDataModule):
             (header row), or plain text with one input per line (column ``text``).
         predict_text: column of ``predict_file`` holding the text.
         predict_text_pair: column holding a second text, for sentence-pair tasks.
+        max_train_examples: task name to the number of training rows it uses (its first
+            N), over the task's own ``max_train_examples``: a config fragment caps one
+            task of an experiment without repeating its declaration.
         predict_max_length: sub-word tokens read per prediction input, special tokens
             included; ``None`` (default) reads every input whole, up to the encoder's own
             limit (a Transformer's learned positions). A longer input is cut, with a
@@ -102,6 +107,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         predict_text: str = "text",
         predict_text_pair: str | None = None,
         predict_max_length: int | None = None,
+        max_train_examples: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         if not tasks:
@@ -112,6 +118,11 @@ class MultiTaskDataModule(L.LightningDataModule):
             raise DataError(f"task names must be unique; {duplicates} appear more than once in data.tasks")
         if PREDICT_TASK in names:
             raise DataError(f"{PREDICT_TASK!r} is reserved; rename that task")
+        unknown = sorted(set(max_train_examples or {}) - set(names))
+        if unknown:
+            raise DataError(f"data.max_train_examples names tasks {unknown} that are not in data.tasks {names}")
+        caps = max_train_examples or {}
+        tasks = [dataclasses.replace(t, max_train_examples=caps[t.name]) if t.name in caps else t for t in tasks]
         self.data_dir = data_dir
         self.tasks = {t.name: resolve_source(t, data_dir) for t in tasks}
         self.batch_size = batch_size
@@ -255,6 +266,8 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def _tokenizer(self) -> Tokenizer:
         spec = self.tokenizer_spec
+        if spec.pretrained is not None and not (spec.path and Path(spec.path).is_file()):
+            return self._pretrained_tokenizer(spec.pretrained)
         if spec.path is not None and Path(spec.path).is_file():
             self.tokenizer_path = Path(spec.path)
             return load_tokenizer(spec.path)
@@ -273,6 +286,18 @@ class MultiTaskDataModule(L.LightningDataModule):
             tokenizer = train_tokenizer(self._training_text(), spec)
             save_atomically(tokenizer, path)
         self.tokenizer_path = path
+        return tokenizer
+
+    def _pretrained_tokenizer(self, name: str) -> Tokenizer:
+        """The model's own tokenizer, as prepared for mtl, saved once under its digest in
+        the cache (the file the run directory copies and checkpoints name)."""
+        tokenizer = pretrained_tokenizer(name)
+        path = cache_dir() / "tokenizers" / f"pretrained-{tokenizer_digest(tokenizer)[:16]}.json"
+        with FileLock(_lock_file(path)):
+            if not path.is_file():
+                save_atomically(tokenizer, path)
+        self.tokenizer_path = path
+        log.info("reading text with the tokenizer of %s (%d tokens)", name, tokenizer.get_vocab_size())
         return tokenizer
 
     def _use_rank_zero_tokenizer(self) -> None:

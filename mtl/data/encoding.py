@@ -13,7 +13,7 @@ from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
-from mtl.data.tokenizer import special_ids
+from mtl.data.tokenizer import special_ids, word_by_word
 
 WORD_BYTES_HEAD, WORD_BYTES_TAIL = 4, 12  # a longer word keeps its first 4 and last 12 UTF-8 bytes
 
@@ -35,9 +35,11 @@ class TaskEncoder:
         self.labels = labels
         self.split = split
         self.label_index = {name: i for i, name in enumerate(labels)}
+        self.special_ids = special_ids(tokenizer)
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self.tokenizer.enable_truncation(task.max_length)
         self.tokenizer.no_padding()
+        self.word_tokenizer = word_by_word(self.tokenizer)  # for columns of pre-split words
         self.word_bytes = (WORD_BYTES_HEAD, WORD_BYTES_TAIL)  # part of the cache fingerprint
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
@@ -48,12 +50,14 @@ class TaskEncoder:
         words = task.type == "tagging" or (len(texts) > 0 and isinstance(texts[0], list))
         if task.text_pair is not None:
             pairs = list(zip(texts, rows[task.text_pair]))
-            encodings = self.tokenizer.encode_batch(pairs, is_pretokenized=words)
+            encodings = self._tokenizer(words).encode_batch(pairs, is_pretokenized=words)
         else:
-            encodings = self.tokenizer.encode_batch([list(t) for t in texts] if words else list(texts), is_pretokenized=words)
+            encodings = self._tokenizer(words).encode_batch(
+                [list(t) for t in texts] if words else list(texts), is_pretokenized=words
+            )
         out: dict[str, list[Any]] = {
             "input_ids": [e.ids for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
+            "token_type_ids": [segment_ids(e) for e in encodings],
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
         }
@@ -78,7 +82,7 @@ class TaskEncoder:
         original ids (``denoising``, with ``label_length``) or the ids at the masked
         positions (``mlm``, ``-100`` elsewhere)."""
         spec, vocab = self.task.corruption, self.tokenizer.get_vocab_size()
-        ids = special_ids(self.tokenizer)
+        ids = self.special_ids
         special, mask_id = {ids.pad, ids.cls, ids.sep, ids.mask}, ids.mask
         inputs, labels = [], []
         for ids, row in zip(out["input_ids"], out["index"]):
@@ -95,6 +99,9 @@ class TaskEncoder:
         out["token_type_ids"] = [[0] * len(ids) for ids in inputs] if self.task.type == "denoising" else out["token_type_ids"]
         out["label_length"] = [len(ids) for ids in labels]
         return out
+
+    def _tokenizer(self, words: bool) -> Tokenizer:
+        return self.word_tokenizer if words else self.tokenizer
 
     def _label(self, value: Any) -> Any:
         if self.task.type == "regression":
@@ -189,6 +196,7 @@ class InputEncoder:
         else:
             self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
+        self.tokenizer = word_by_word(self.tokenizer)  # inputs are split into words
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
         firsts = [_words(t) for t in rows[self.text]]
@@ -201,7 +209,7 @@ class InputEncoder:
             encodings = self.tokenizer.encode_batch(firsts, is_pretokenized=True)
         return {
             "input_ids": [e.ids for e in encodings],
-            "token_type_ids": [e.type_ids for e in encodings],
+            "token_type_ids": [segment_ids(e) for e in encodings],
             "word_starts": [_word_starts(_first_segment(e)) for e in encodings],
             "word_bytes": [word_bytes(_first_segment(e), words) for e, words in zip(encodings, firsts)],
             "length": [len(e.ids) for e in encodings],
@@ -217,7 +225,22 @@ def _words(text: Any) -> list[str]:
     return [] if text is None else str(text).split()
 
 
+def segment_ids(encoding: Any) -> list[int]:
+    """Per token, 0 in the first text and 1 in a pair's second: the tokenizer's type ids,
+    or, where its template gives every token type 0 (RoBERTa's ``<s> a </s></s> b </s>``),
+    1 from the second text's first token on. Encoders with segment embeddings read these;
+    pair pooling tells the two texts apart by them."""
+    types = encoding.type_ids
+    if any(types):
+        return list(types)
+    sequences = encoding.sequence_ids
+    if 1 not in sequences:
+        return list(types)
+    start = sequences.index(1)
+    return [0] * start + [1] * (len(types) - start)
+
+
 def _first_segment(encoding: Any) -> list[int | None]:
     """The encoding's word ids, ``None`` outside the first segment (a pair's second segment
     counts its words from 0 again, so its ids would name the first segment's words)."""
-    return [w if t == 0 else None for w, t in zip(encoding.word_ids, encoding.type_ids)]
+    return [w if t == 0 else None for w, t in zip(encoding.word_ids, segment_ids(encoding))]

@@ -36,6 +36,10 @@ class TokenizerSpec:
     """How to get the tokenizer.
 
     Args:
+        pretrained: the tokenizer of a pretrained model (a directory, ``package:<module>/<folder>``
+            or a hub name): the data reads text as that model was trained to. The ``mtl``
+            command sets it to ``model.encoder``'s pretrained model; the other settings
+            are then unused.
         path: a ``tokenizer.json`` to load. When it does not exist yet, the trained
             tokenizer is saved there. When None, trained tokenizers are cached under
             ``$MTL_CACHE/tokenizers`` (default ``~/.cache/mtl``), keyed by the training
@@ -46,6 +50,7 @@ class TokenizerSpec:
         lowercase: lowercase before splitting.
     """
 
+    pretrained: str | None = None
     path: str | None = None
     kind: Literal["wordpiece", "bpe"] = "wordpiece"
     vocab_size: int = 8000
@@ -102,22 +107,94 @@ def _continuation_tokens(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str
     return [CONTINUATION + c for c in sorted(inside)]
 
 
-def add_templates(tokenizer: Tokenizer) -> None:
+def add_templates(tokenizer: Tokenizer, cls: str = CLS, sep: str = SEP) -> None:
     """Wrap single texts as ``[CLS] a [SEP]`` and pairs as ``[CLS] a [SEP] b [SEP]``
-    (second segment with type id 1)."""
-    cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
+    (second segment with type id 1), with ``cls`` and ``sep`` as the start and end tokens."""
+    cls_id, sep_id = tokenizer.token_to_id(cls), tokenizer.token_to_id(sep)
     tokenizer.post_processor = processors.TemplateProcessing(
-        single=f"{CLS} $A {SEP}",
-        pair=f"{CLS} $A {SEP} $B:1 {SEP}:1",
-        special_tokens=[(CLS, cls_id), (SEP, sep_id)],
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        special_tokens=[(cls, cls_id), (sep, sep_id)],
     )
 
 
+#: what each special role is called in the tokenizers of the common model families (mtl's
+#: own and BERT/ELECTRA/DeBERTa-v3/ModernBERT first, RoBERTa/XLM-R/BART second)
+ROLE_NAMES: dict[str, tuple[str, ...]] = {
+    "pad": (PAD, "<pad>"),
+    "unk": (UNK, "<unk>"),
+    "cls": (CLS, "<s>"),
+    "sep": (SEP, "</s>"),
+    "mask": (MASK, "<mask>"),
+}
+
+
 def special_ids(tokenizer: Tokenizer) -> SpecialIds:
-    """The ids of ``[PAD] [UNK] [CLS] [SEP] [MASK]`` in ``tokenizer`` (which has them all,
-    see :func:`load_tokenizer`), wherever they are in its vocabulary."""
-    get = tokenizer.token_to_id
-    return SpecialIds(pad=get(PAD), unk=get(UNK), cls=get(CLS), sep=get(SEP), mask=get(MASK))
+    """The ids of the tokenizer's padding, unknown, start, end and mask tokens, wherever
+    they are in its vocabulary.
+
+    Read from what the tokenizer itself records: its padding token (mtl sets it on every
+    tokenizer it prepares, see :func:`mtl.data.pretrained_tokenizer.pretrained_tokenizer`),
+    the unknown token of its model, and the start and end tokens of its post-processor's
+    single-text template; a role recorded nowhere is found by its usual names
+    (:data:`ROLE_NAMES`).
+
+    Raises:
+        DataError: a role with no token.
+    """
+    state = json.loads(tokenizer.to_str())
+    named = {
+        "pad": (state.get("padding") or {}).get("pad_token"),
+        "unk": _unknown_token(state.get("model") or {}),
+        **_template_ends(state.get("post_processor")),
+    }
+    ids: dict[str, int] = {}
+    for role, names in ROLE_NAMES.items():
+        candidates = ([named[role]] if named.get(role) else []) + list(names)
+        found = next((i for i in map(tokenizer.token_to_id, candidates) if i is not None), None)
+        if found is None:
+            raise DataError(
+                f"the tokenizer has no {role} token (looked for {candidates}); mtl needs padding, unknown, start, end "
+                "and mask tokens: use a tokenizer that has them, or add them"
+            )
+        ids[role] = found
+    return SpecialIds(**ids)
+
+
+def _unknown_token(model: dict) -> str | None:
+    """The unknown token of a tokenizer model's JSON (WordPiece, BPE, WordLevel: by name;
+    Unigram: by id into its vocabulary)."""
+    if model.get("type") == "Unigram":
+        unk_id, vocab = model.get("unk_id"), model.get("vocab") or []
+        return vocab[unk_id][0] if unk_id is not None and unk_id < len(vocab) else None
+    return model.get("unk_token")
+
+
+def _template_ends(processor: dict | None) -> dict[str, str]:
+    """``cls`` and ``sep``: the tokens a post-processor puts before and after a single text
+    (``TemplateProcessing``, ``BertProcessing``, ``RobertaProcessing``, or any of them
+    inside a ``Sequence``)."""
+    if not processor:
+        return {}
+    kind = processor.get("type")
+    if kind == "Sequence":
+        for inner in processor.get("processors") or []:
+            found = _template_ends(inner)
+            if found:
+                return found
+        return {}
+    if kind in ("BertProcessing", "RobertaProcessing"):
+        return {"cls": processor["cls"][0], "sep": processor["sep"][0]}
+    if kind == "TemplateProcessing":
+        single = processor.get("single") or []
+        first, last = (single[0], single[-1]) if single else ({}, {})
+        ends = {}
+        if "SpecialToken" in first:
+            ends["cls"] = first["SpecialToken"]["id"]
+        if "SpecialToken" in last:
+            ends["sep"] = last["SpecialToken"]["id"]
+        return ends
+    return {}
 
 
 class UnreadableTokenizer(DataError):
@@ -132,14 +209,14 @@ class UnreadableTokenizer(DataError):
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load a ``tokenizer.json``; it must contain the special tokens this package uses.
+    """Load a ``tokenizer.json``; it must have padding, unknown, start, end and mask tokens
+    (see :func:`special_ids`; a tokenizer without a post-processor gets start/end templates).
 
     Raises:
         FileNotFoundError: no such file.
         UnreadableTokenizer: a file that does not parse as a tokenizer (truncated, not
             JSON, another format), named with the parser's reason.
-        DataError: a tokenizer without this package's special tokens (at any ids: see
-            :func:`special_ids`).
+        DataError: a tokenizer without one of those tokens.
     """
     path = Path(path)
     if not path.is_file():
@@ -148,14 +225,12 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as error:  # the tokenizers library raises a bare Exception
         raise UnreadableTokenizer(path, str(error)) from None
-    missing = [t for t in SPECIAL_TOKENS if tokenizer.token_to_id(t) is None]
-    if missing:
-        raise DataError(
-            f"tokenizer {str(path)!r} lacks the special tokens {missing}; "
-            f"mtl needs {SPECIAL_TOKENS} (train one with mtl, or add them)"
-        )
+    try:
+        ids = special_ids(tokenizer)
+    except DataError as error:
+        raise DataError(f"tokenizer {str(path)!r}: {error}") from None
     if tokenizer.post_processor is None:
-        add_templates(tokenizer)
+        add_templates(tokenizer, tokenizer.id_to_token(ids.cls), tokenizer.id_to_token(ids.sep))
     return tokenizer
 
 
@@ -195,3 +270,31 @@ def save_atomically(tokenizer: Tokenizer, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tokenizer.save(str(tmp))
     os.replace(tmp, path)
+
+
+def word_by_word(tokenizer: Tokenizer) -> Tokenizer:
+    """A copy of ``tokenizer`` for pre-split words (``is_pretokenized``) that encodes each
+    word as it is encoded inside running text: byte-level BPE (RoBERTa) and SentencePiece's
+    ``Metaspace`` (XLM-R, DeBERTa-v3) mark a word start by the space before it, which a
+    pre-split word lacks; this copy adds it before every word (``add_prefix_space``,
+    ``prepend_scheme: always``), as ``transformers`` asks for word-level tasks. Other
+    tokenizers are returned as they are."""
+    state = json.loads(tokenizer.to_str())
+    spaced = _space_before_every_word(state.get("pre_tokenizer"))
+    if spaced == state.get("pre_tokenizer"):
+        return tokenizer
+    state["pre_tokenizer"] = spaced
+    return Tokenizer.from_str(json.dumps(state))
+
+
+def _space_before_every_word(pre_tokenizer: dict | None) -> dict | None:
+    if not pre_tokenizer:
+        return pre_tokenizer
+    kind = pre_tokenizer.get("type")
+    if kind == "Sequence":
+        return {**pre_tokenizer, "pretokenizers": [_space_before_every_word(p) for p in pre_tokenizer["pretokenizers"]]}
+    if kind == "ByteLevel":
+        return {**pre_tokenizer, "add_prefix_space": True}
+    if kind == "Metaspace":
+        return {**pre_tokenizer, "prepend_scheme": "always"}
+    return pre_tokenizer

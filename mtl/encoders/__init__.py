@@ -6,6 +6,7 @@ from mtl.encoders.base import Encoder
 from mtl.encoders.cnn import CNNEncoder
 from mtl.encoders.lstm import LSTMEncoder
 from mtl.encoders.output import EncoderOutput
+from mtl.encoders.pretrained import PretrainedEncoder
 from mtl.encoders.transformer import TransformerEncoder
 
-__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "TransformerEncoder"]
+__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "PretrainedEncoder", "TransformerEncoder"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from torch import Tensor, nn
 
+from mtl.contracts import TaskBatch
 from mtl.encoders.output import EncoderOutput
 
 
@@ -17,6 +20,12 @@ class Encoder(nn.Module):
     """
 
     out_dim: int
+    #: ``forward`` also takes ``token_type_ids`` ``(B, T)`` (a pretrained model's segment
+    #: embeddings); see :func:`encode_batch`.
+    reads_token_types: ClassVar[bool] = False
+    #: its weights come trained from elsewhere at construction (a transfer needs no
+    #: checkpoint to start from it)
+    pretrained: ClassVar[bool] = False
     #: the longest input it reads, in tokens; ``None``: any length (``mtl predict`` reads
     #: whole inputs up to this).
     max_length: int | None = None
@@ -35,3 +44,11 @@ class Encoder(nn.Module):
         """The encoder's parts from the input upwards: embeddings first, then one entry
         per stacked layer. Transfer strategies freeze or unfreeze these by index."""
         raise NotImplementedError
+
+
+def encode_batch(encoder: Encoder, batch: TaskBatch) -> EncoderOutput:
+    """``encoder``'s output for one batch: ids and mask, and the segment ids to an encoder
+    that reads them."""
+    if encoder.reads_token_types:
+        return encoder(batch["input_ids"], batch["attention_mask"], token_type_ids=batch["token_type_ids"])
+    return encoder(batch["input_ids"], batch["attention_mask"])

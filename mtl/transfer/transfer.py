@@ -23,12 +23,15 @@ STRATEGIES = ("scratch", "finetune", "freeze", "freeze_lower", "gradual_unfreeze
 
 @dataclass
 class Transfer:
-    """Start the encoder from an earlier run's checkpoint; the heads are new, sized for
-    this run's tasks.
+    """Start the encoder from an earlier run's checkpoint, or from the pretrained weights
+    it loads itself (:class:`~mtl.encoders.PretrainedEncoder`, no ``checkpoint``), and
+    choose which of its layers train; the heads are new, sized for this run's tasks.
 
     Args:
         checkpoint: the source run's checkpoint (``runs/<name>/version_N/checkpoints/last.ckpt``);
-            its run directory must hold ``tokenizer.json``.
+            its run directory must hold ``tokenizer.json``. None: the encoder is
+            pretrained already (its own weights are the source; strategies ``finetune``,
+            ``freeze``, ``freeze_lower``, ``gradual_unfreeze``).
         strategy: ``scratch`` (fresh encoder, the source's tokenizer), ``finetune`` (every
             layer trains), ``freeze`` (encoder frozen, heads train), ``freeze_lower`` (the
             lowest ``freeze_layers`` layer groups frozen), ``gradual_unfreeze`` (heads only
@@ -47,7 +50,7 @@ class Transfer:
         advice: thresholds for ``strategy: auto``.
     """
 
-    checkpoint: str
+    checkpoint: str | None = None
     strategy: Strategy = "finetune"
     freeze_layers: int = 1
     unfreeze_every: int = 1
@@ -67,11 +70,26 @@ class Transfer:
             )
         #: the strategy in force: ``strategy``, or under ``auto`` the advisor's choice (set in ``setup``)
         self.chosen: str | None = None if self.strategy == "auto" else self.strategy
-        self.source: SourceRun = load_source_run(self.checkpoint)
+        if self.checkpoint is None and self.strategy in ("scratch", "auto"):
+            raise TransferError(
+                f"model.transfer.strategy={self.strategy!r} compares with or restarts from a source run: set "
+                "model.transfer.checkpoint (without one, the pretrained encoder is the source: use finetune, freeze, "
+                "freeze_lower or gradual_unfreeze)"
+            )
+        self.source: SourceRun | None = None if self.checkpoint is None else load_source_run(self.checkpoint)
 
     # -- building the model ---------------------------------------------------------------
     def load_encoder(self, encoder: Encoder) -> None:
-        """Copy the source encoder's weights (every strategy but ``scratch``)."""
+        """Copy the source encoder's weights (every strategy but ``scratch``); without a
+        checkpoint the encoder must have loaded pretrained weights itself."""
+        if self.source is None:
+            if not encoder.pretrained:
+                raise TransferError(
+                    f"model.transfer has no checkpoint and the encoder {type(encoder).__name__} starts from random "
+                    "weights: there is nothing to transfer; set model.transfer.checkpoint to a trained run's "
+                    "checkpoint, or use a pretrained encoder (mtl.encoders.PretrainedEncoder)"
+                )
+            return
         if self.strategy != "scratch":
             load_encoder_weights(encoder, self.source, self.tokenizer, self.on_tokenizer_mismatch)
 
