@@ -49,6 +49,9 @@ class MultiTaskModel(nn.Module):
             self.encoder = encoder
             self.encoders = None
         self.heads = nn.ModuleDict(heads)
+        #: the embedding rows that started from word vectors, ``(V,)`` bool (see
+        #: :meth:`Encoder.use_vocabulary`); None without word vectors or when loaded
+        self.vector_rows: Tensor | None = None
 
     @classmethod
     def build(
@@ -60,10 +63,12 @@ class MultiTaskModel(nn.Module):
         alignment: Alignment | None = None,
         transfer: Transfer | None = None,
         special_ids: SpecialIds | None = None,
+        vocabulary: list[str] | None = None,
     ) -> MultiTaskModel:
         """The model for the data's vocabulary and labels, from factories (see
         :class:`mtl.module.MultiTaskModule`); a ``transfer`` loads the encoder (before soft
-        sharing copies it) and chooses the layers that train."""
+        sharing copies it) and chooses the layers that train. ``vocabulary`` (the tokens by
+        id, given for a new model only) goes to :meth:`Encoder.use_vocabulary` (word vectors)."""
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -75,12 +80,14 @@ class MultiTaskModel(nn.Module):
             )
         special_ids = special_ids or SpecialIds()
         shared = encoder(vocab_size, padding_idx=special_ids.pad)
+        vector_rows = shared.use_vocabulary(vocabulary) if vocabulary is not None else None
         if transfer is not None:
             transfer.load_encoder(shared)
         built = {name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels}
         for head in built.values():
             head.set_special_ids(special_ids)
         model = cls(shared, built, alignment, special_ids)
+        model.vector_rows = vector_rows
         if transfer is not None:
             transfer.apply(model.task_encoders)
         return model

@@ -7,5 +7,6 @@ from mtl.encoders.cnn import CNNEncoder
 from mtl.encoders.lstm import LSTMEncoder
 from mtl.encoders.output import EncoderOutput
 from mtl.encoders.transformer import TransformerEncoder
+from mtl.encoders.word_vectors import WordVectors
 
-__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "TransformerEncoder"]
+__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "TransformerEncoder", "WordVectors"]
