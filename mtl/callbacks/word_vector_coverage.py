@@ -20,10 +20,9 @@ class WordVectorCoverage(L.Callback):
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         rows = pl_module.model.vector_rows
         datamodule = trainer.datamodule
-        if rows is None or not isinstance(datamodule, MultiTaskDataModule):
+        if rows is None or not isinstance(datamodule, MultiTaskDataModule) or not trainer.is_global_zero:
             return
         coverage = vector_coverage(rows, datamodule.training_token_counts(), datamodule.special_ids)
         rank_zero_info(coverage.line())
-        if trainer.is_global_zero:
-            for logger in trainer.loggers:
-                logger.log_metrics({COVERAGE: coverage.share, "word_vectors/found_types": coverage.found_types}, step=0)
+        for logger in trainer.loggers:
+            logger.log_metrics({COVERAGE: coverage.share, "word_vectors/found_types": coverage.found_types}, step=0)
