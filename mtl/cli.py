@@ -153,6 +153,13 @@ class MultiTaskCLI(LightningCLI):
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="instantiate")
         parser.link_arguments("data.task_labels", "model.task_labels", apply_on="instantiate")
         parser.link_arguments("data.special_ids", "model.special_ids", apply_on="instantiate")
+        parser.link_arguments("data.vocabulary", "model.vocabulary", self._vocabulary_of_new_model, apply_on="instantiate")
+
+    def _vocabulary_of_new_model(self, vocabulary: list[str]) -> list[str] | None:
+        """The data's vocabulary for the model of ``mtl fit`` without ``--ckpt_path`` (its
+        encoder may read word vectors for it); None otherwise: a checkpoint's weights
+        replace them, so loading one needs no vectors file."""
+        return vocabulary if self.subcommand == "fit" and self._checkpoint is None else None
 
     def _add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
         # The module builds its optimiser and schedule itself (no-decay groups, warm-up,

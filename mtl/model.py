@@ -9,6 +9,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from mtl.contracts import SpecialIds, TaskBatch
+from mtl.data.errors import DataError
 from mtl.encoders.base import Encoder, encode_batch
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
@@ -49,6 +50,9 @@ class MultiTaskModel(nn.Module):
             self.encoder = encoder
             self.encoders = None
         self.heads = nn.ModuleDict(heads)
+        #: the embedding rows that started from word vectors, ``(V,)`` bool (see
+        #: :meth:`Encoder.use_vocabulary`); None without word vectors or when loaded
+        self.vector_rows: Tensor | None = None
 
     @classmethod
     def build(
@@ -60,10 +64,12 @@ class MultiTaskModel(nn.Module):
         alignment: Alignment | None = None,
         transfer: Transfer | None = None,
         special_ids: SpecialIds | None = None,
+        vocabulary: list[str] | None = None,
     ) -> MultiTaskModel:
         """The model for the data's vocabulary and labels, from factories (see
         :class:`mtl.module.MultiTaskModule`); a ``transfer`` loads the encoder (before soft
-        sharing copies it) and chooses the layers that train."""
+        sharing copies it) and chooses the layers that train. ``vocabulary`` (the tokens by
+        id, given for a new model only) goes to :meth:`Encoder.use_vocabulary` (word vectors)."""
         if vocab_size < 1:
             raise ValueError("vocab_size must be the tokenizer's vocabulary size (the CLI takes it from the data)")
         if task_labels is None:
@@ -75,12 +81,14 @@ class MultiTaskModel(nn.Module):
             )
         special_ids = special_ids or SpecialIds()
         shared = encoder(vocab_size, padding_idx=special_ids.pad)
+        vector_rows = shared.use_vocabulary(vocabulary) if vocabulary is not None else None
         if transfer is not None:
             transfer.load_encoder(shared)
         built = {name: heads[name](shared.out_dim, task_labels[name]) for name in task_labels}
         for head in built.values():
             head.set_special_ids(special_ids)
         model = cls(shared, built, alignment, special_ids)
+        model.vector_rows = vector_rows
         if transfer is not None:
             transfer.apply(model.task_encoders)
         return model
@@ -94,6 +102,17 @@ class MultiTaskModel(nn.Module):
                 raise ValueError(
                     f"task {name!r} is a {task.type} task but its head {type(head).__name__} expects "
                     f"label_type {head.label_type!r}; choose a head for {task.type}"
+                )
+
+    def check_lengths(self, tasks: Mapping[str, Any]) -> None:
+        """Refuses a task whose ``max_length`` is more than its encoder reads (a pretrained
+        model's positions), before any step: else the first long batch would fail."""
+        for name, task in tasks.items():
+            limit = self.encoder_for(name).max_length
+            if limit is not None and task.max_length > limit:
+                raise DataError(
+                    f"task {name!r}: max_length {task.max_length} is more than its encoder "
+                    f"{type(self.encoder_for(name)).__name__} reads ({limit} tokens); set the task's max_length to at most {limit}"
                 )
 
     def encoder_for(self, task: str) -> Encoder:

@@ -12,6 +12,7 @@ from torch import Tensor
 from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.sum import Sum
 from mtl.balancers.weighting import Weighting
+from mtl.callbacks.word_vector_coverage import WordVectorCoverage
 from mtl.contracts import SpecialIds, TaskBatch
 from mtl.encoders.base import Encoder
 from mtl.evaluation import TaskEvaluation
@@ -66,6 +67,9 @@ class MultiTaskModule(L.LightningModule):
         vocab_size: the tokenizer's vocabulary size (filled in from the data by the CLI).
         task_labels: every task's label names (filled in from the data by the CLI).
         special_ids: the tokenizer's special ids (filled in from the data by the CLI).
+        vocabulary: the tokenizer's tokens by id, for encoders that start from word vectors
+            (filled in from the data by ``mtl fit`` without a checkpoint; not saved: a
+            checkpoint holds the embeddings, so loading one reads no vectors).
         transfer: start the encoder from an earlier run's checkpoint, with a strategy
             for which layers train (see :class:`mtl.transfer.Transfer`).
         optimizer: the optimiser class and its options (``class_path: torch.optim.SGD``);
@@ -96,18 +100,24 @@ class MultiTaskModule(L.LightningModule):
         optimizer: OptimizerFactory | None = None,
         lr_scheduler: SchedulerFactory | None = None,
         special_ids: SpecialIds | None = None,
+        vocabulary: list[str] | None = None,
     ) -> None:
         super().__init__()
-        components = ["encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler", "special_ids"]
+        components = [
+            *("encoder", "heads", "balancer", "alignment", "transfer", "optimizer", "lr_scheduler", "special_ids"),
+            "vocabulary",
+        ]
         self.save_hyperparameters(ignore=components)  # plain values only: weights_only loads
         #: every component's class_path/init_args when the mtl command built it (see mtl.model_config)
         self.model_config: dict[str, Any] | None = None
         if "_instantiator" in self.hparams:  # LightningCLI's marker of hyper-parameters from a config
-            self.save_hyperparameters(ignore=["transfer"])
+            self.save_hyperparameters(ignore=["transfer", "vocabulary"])
             self.model_config = plain_values(self.hparams)
             self.save_hyperparameters(ignore=components)
         self.balancer = balancer if balancer is not None else Sum()
-        model = MultiTaskModel.build(encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids)
+        model = MultiTaskModel.build(
+            encoder, heads, vocab_size, task_labels, alignment, transfer, special_ids, vocabulary=vocabulary
+        )
         # Its parts are registered under the names checkpoints have always used (``encoder.``,
         # ``encoders.``, ``heads.``, ``alignment.``); the model itself is not a registered child.
         object.__setattr__(self, "model", model)
@@ -137,7 +147,9 @@ class MultiTaskModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         ignore_epoch_sync_advice()
         datamodule = self.trainer.datamodule if self._trainer is not None else None
-        self.model.check_label_types(getattr(datamodule, "tasks", None) or {})
+        tasks = getattr(datamodule, "tasks", None) or {}
+        self.model.check_label_types(tasks)
+        self.model.check_lengths({name: task for name, task in tasks.items() if name in self.heads})
         if stage == "fit" and self._trainer is not None:
             if self.transfer is not None:
                 self.transfer.setup(self.task_encoders, datamodule)
@@ -152,7 +164,8 @@ class MultiTaskModule(L.LightningModule):
         if self._trainer is not None and isinstance(self.step, GradientBalancedStep):
             self.step.take_over_clipping_and_accumulation(self._trainer)
             self.hparams.grad_clip = self.step.grad_clip
-        return [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
+        callbacks: list[L.Callback] = [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
+        return callbacks + ([WordVectorCoverage()] if self.model.vector_rows is not None else [])
 
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:
         return self.step(self, batch, batch_idx)

@@ -88,17 +88,17 @@ def save_tiny_model(kind: str, directory: Path, seed: int = 0) -> Path:
         intermediate_size=2 * DIM, pad_token_id=tok.token_to_id(names["pad_token"]),
     )  # fmt: skip
     if kind == "bert":
-        config = BertConfig(**sizes, max_position_embeddings=64, type_vocab_size=2)
+        config = BertConfig(**sizes, max_position_embeddings=128, type_vocab_size=2)
     elif kind == "roberta":
-        config = RobertaConfig(**sizes, max_position_embeddings=66, type_vocab_size=1, bos_token_id=0, eos_token_id=2)
+        config = RobertaConfig(**sizes, max_position_embeddings=130, type_vocab_size=1, bos_token_id=0, eos_token_id=2)
     else:
         config = DebertaV2Config(
-            **sizes, max_position_embeddings=64, type_vocab_size=0, relative_attention=True, position_buckets=16,
-            max_relative_positions=64, pos_att_type=["p2c", "c2p"], position_biased_input=False,
+            **sizes, max_position_embeddings=128, type_vocab_size=0, relative_attention=True, position_buckets=16,
+            max_relative_positions=128, pos_att_type=["p2c", "c2p"], position_biased_input=False,
         )  # fmt: skip
     torch.manual_seed(seed)
     model = AutoModel.from_config(config)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
-    PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, **names).save_pretrained(directory)
+    PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=128, **names).save_pretrained(directory)
     return directory

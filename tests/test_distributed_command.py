@@ -226,3 +226,18 @@ def test_srun_two_tasks(workspace: Path, one_process: dict) -> None:
     commands = [(command, environment(workspace / "cache", **slurm, SLURM_PROCID=str(r), SLURM_LOCALID=str(r))) for r in (0, 1)]
     run_together(commands, cwd)
     assert_same_run(one_process, finished_run(cwd, "ddp"))
+
+
+def test_a_pretrained_encoder_two_processes_equal_one(workspace: Path, tiny_pretrained) -> None:
+    """A tiny pretrained BERT (dropout off), read with its own tokenizer: Lightning's DDP
+    launcher on 2 processes equals one process on the same global batch."""
+    fragment = workspace / "pretrained.yaml"
+    fragment.write_text(
+        "model:\n  encoder:\n    class_path: mtl.encoders.PretrainedEncoder\n"
+        f"    init_args: {{model: '{tiny_pretrained('bert')}', dropout: 0.0}}\n  lr: 0.001\n"
+    )
+    env = environment(workspace / "cache")
+    one, two = workspace / "pretrained-one", workspace / "pretrained-two"
+    run_together([([*MTL, *fit_options(CONFIG, "-c", str(fragment), f"--data.batch_size={2 * BATCH}")], env)], one)
+    run_together([([*MTL, *ddp_options(CONFIG, devices=2), "-c", str(fragment)], env)], two)
+    assert_same_run(finished_run(one, "pretrained"), finished_run(two, "pretrained"))

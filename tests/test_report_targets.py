@@ -50,7 +50,7 @@ def test_glue_report_grid_and_document(shared_data: Path, tmp_path: Path) -> Non
     grid = [
         f"DATA={shared_data}", "GLUE_REPORT_ENCODERS=lstm", "GLUE_REPORT_SEEDS_lstm=0 1",
         "GLUE_REPORT_TASKS=rte mrpc", "GLUE_REPORT_BALANCERS=sum", f"EXTRA_ARGS={TINY}", "GLUE_REPORT_OUTPUT=reports/glue.md",
-        "GLUE_REPORT_PRETRAINED=lstm", "GLUE_REPORT_PRETRAINED_SEEDS=0",
+        "GLUE_REPORT_PRETRAINED=lstm", "GLUE_REPORT_PRETRAINED_SEEDS=0", "GLUE_REPORT_GLOVE=",
     ]  # fmt: skip
     done = make(cwd, "glue-report", *grid)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

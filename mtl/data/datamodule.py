@@ -170,6 +170,24 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.prepare()
         return special_ids(self.tokenizer)
 
+    @property
+    def vocabulary(self) -> list[str]:
+        """The tokenizer's tokens by id (encoders with word vectors look them up)."""
+        self.prepare()
+        return [self.tokenizer.id_to_token(i) for i in range(self.tokenizer.get_vocab_size())]
+
+    def training_token_counts(self) -> torch.Tensor:
+        """How often each token id occurs in the tasks' training text (the text the
+        tokenizer is trained on, without the ``[CLS]``/``[SEP]`` of the templates), ``(V,)``."""
+        self.prepare()
+        counts = torch.zeros(self.tokenizer.get_vocab_size(), dtype=torch.long)  # (V,)
+        texts = list(self._training_text())
+        for start in range(0, len(texts), 1000):
+            encodings = self.tokenizer.encode_batch(texts[start : start + 1000], add_special_tokens=False)
+            ids = torch.tensor([i for e in encodings for i in e.ids], dtype=torch.long)  # (N,)
+            counts += torch.bincount(ids, minlength=len(counts))
+        return counts
+
     # -- preparation -------------------------------------------------------------------
     def prepare(self) -> None:
         """Load every split, settle the label lists and train or load the tokenizer; the

@@ -1,5 +1,5 @@
-"""Sub-word tokenizers: trained with Hugging Face ``tokenizers`` on the tasks' training
-text, cached by content, or loaded from a ``tokenizer.json``."""
+"""Sub-word (and word-level) tokenizers: trained with Hugging Face ``tokenizers`` on the
+tasks' training text, cached by content, or loaded from a ``tokenizer.json``."""
 
 from __future__ import annotations
 
@@ -44,15 +44,18 @@ class TokenizerSpec:
             tokenizer is saved there. When None, trained tokenizers are cached under
             ``$MTL_CACHE/tokenizers`` (default ``~/.cache/mtl``), keyed by the training
             data and these settings, so the same run reuses the same tokenizer.
-        kind: ``wordpiece`` or ``bpe`` sub-word model.
+        kind: ``wordpiece`` or ``bpe`` sub-word model, or ``word``: whole words (split at
+            white space and punctuation, as GloVe's vocabulary is), the training text's most
+            frequent ones; any other word reads as ``[UNK]``. The kind for word vectors
+            (:class:`mtl.encoders.WordVectors`).
         vocab_size: target vocabulary size, special tokens included.
-        min_frequency: a merge or word piece must occur this often to enter the vocabulary.
+        min_frequency: a merge, word piece or word must occur this often to enter the vocabulary.
         lowercase: lowercase before splitting.
     """
 
     pretrained: str | None = None
     path: str | None = None
-    kind: Literal["wordpiece", "bpe"] = "wordpiece"
+    kind: Literal["wordpiece", "bpe", "word"] = "wordpiece"
     vocab_size: int = 8000
     min_frequency: int = 2
     lowercase: bool = True
@@ -63,18 +66,19 @@ def cache_dir() -> Path:
 
 
 def train_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
-    """Train a WordPiece or BPE tokenizer with ``[CLS] a [SEP] b [SEP]`` templates; the
-    same texts and settings give the same tokenizer in every process (see
-    :func:`_continuation_tokens`)."""
+    """Train a WordPiece, BPE or word-level tokenizer with ``[CLS] a [SEP] b [SEP]``
+    templates; the same texts and settings give the same tokenizer in every process (see
+    :func:`_continuation_tokens`; the word-level trainer orders equally frequent words
+    alphabetically)."""
+    if spec.kind == "word":
+        return _train_word_level(texts, spec)
     if spec.kind == "wordpiece":
         tokenizer = Tokenizer(models.WordPiece(unk_token=UNK))
     elif spec.kind == "bpe":
         tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix=CONTINUATION))
     else:
-        raise ValueError(f"tokenizer kind {spec.kind!r} is not one of ['wordpiece', 'bpe']")
-    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if spec.lowercase else [])
-    tokenizer.normalizer = normalizers.Sequence(steps)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        raise ValueError(f"tokenizer kind {spec.kind!r} is not one of ['wordpiece', 'bpe', 'word']")
+    _split_words(tokenizer, spec)
     texts = texts if isinstance(texts, (list, tuple)) else list(texts)  # read twice
     special = SPECIAL_TOKENS + _continuation_tokens(tokenizer, texts)
     options = {"vocab_size": spec.vocab_size, "min_frequency": spec.min_frequency, "special_tokens": special}
@@ -87,6 +91,26 @@ def train_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
     state = json.loads(tokenizer.to_str())
     state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] in SPECIAL_TOKENS]
     tokenizer = Tokenizer.from_str(json.dumps(state))
+    add_templates(tokenizer)
+    return tokenizer
+
+
+def _split_words(tokenizer: Tokenizer, spec: TokenizerSpec) -> None:
+    """NFKC (and lower case) normalisation, then words split at white space and punctuation."""
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if spec.lowercase else [])
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+
+
+def _train_word_level(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
+    """A word-level tokenizer: the ``vocab_size`` most frequent words of ``texts`` that
+    occur at least ``min_frequency`` times, after the special tokens (ids 0-4)."""
+    tokenizer = Tokenizer(models.WordLevel(unk_token=UNK))
+    _split_words(tokenizer, spec)
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=spec.vocab_size, min_frequency=spec.min_frequency, special_tokens=SPECIAL_TOKENS
+    )
+    tokenizer.train_from_iterator(texts, trainer)
     add_templates(tokenizer)
     return tokenizer
 
@@ -149,15 +173,19 @@ def special_ids(tokenizer: Tokenizer) -> SpecialIds:
         **_template_ends(state.get("post_processor")),
     }
     ids: dict[str, int] = {}
+    missing = []
     for role, names in ROLE_NAMES.items():
         candidates = ([named[role]] if named.get(role) else []) + list(names)
         found = next((i for i in map(tokenizer.token_to_id, candidates) if i is not None), None)
         if found is None:
-            raise DataError(
-                f"the tokenizer has no {role} token (looked for {candidates}); mtl needs padding, unknown, start, end "
-                "and mask tokens: use a tokenizer that has them, or add them"
-            )
-        ids[role] = found
+            missing.append(f"{role} ({' or '.join(dict.fromkeys(candidates))})")
+        else:
+            ids[role] = found
+    if missing:
+        raise DataError(
+            f"the tokenizer has no {', '.join(missing)} token; mtl needs padding, unknown, start, end and mask "
+            "tokens: use a tokenizer that has them, or add them"
+        )
     return SpecialIds(**ids)
 
 

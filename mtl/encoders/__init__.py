@@ -8,5 +8,6 @@ from mtl.encoders.lstm import LSTMEncoder
 from mtl.encoders.output import EncoderOutput
 from mtl.encoders.pretrained import PretrainedEncoder
 from mtl.encoders.transformer import TransformerEncoder
+from mtl.encoders.word_vectors import WordVectors
 
-__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "PretrainedEncoder", "TransformerEncoder"]
+__all__ = ["CNNEncoder", "Encoder", "EncoderOutput", "LSTMEncoder", "PretrainedEncoder", "TransformerEncoder", "WordVectors"]

@@ -40,6 +40,18 @@ class Encoder(nn.Module):
         """
         raise NotImplementedError
 
+    def use_vocabulary(self, vocabulary: list[str]) -> Tensor | None:
+        """Called once by :meth:`mtl.model.MultiTaskModel.build` with the tokenizer's tokens
+        by id when a model is trained anew (not when one is loaded from a checkpoint, whose
+        weights replace these): encoders that start their embeddings from pretrained word
+        vectors (``word_vectors``) read them here.
+
+        Returns:
+            The embedding rows set from a vector, ``(V,)`` bool; None without word vectors
+            (the default).
+        """
+        return None
+
     def layer_groups(self) -> list[nn.Module]:
         """The encoder's parts from the input upwards: embeddings first, then one entry
         per stacked layer. Transfer strategies freeze or unfreeze these by index."""

@@ -12,6 +12,7 @@ from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.initialization import InitScheme, init_weights
 from mtl.encoders.normalization import Norm, make_norm
 from mtl.encoders.output import EncoderOutput
+from mtl.encoders.word_vectors import WordVectors
 
 
 class ConvLayer(nn.Module):
@@ -66,6 +67,8 @@ class CNNEncoder(Encoder):
         init: weight initialisation scheme (see ``init_weights``).
         padding_idx: id of the padding token; the model sets it from the data's tokenizer
             (:class:`~mtl.contracts.SpecialIds`), as it does ``vocab_size``.
+        word_vectors: start the token embeddings from pretrained word vectors (their
+            size is ``embed_dim``; see :class:`~mtl.encoders.WordVectors`).
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class CNNEncoder(Encoder):
         dropout: float = 0.1,
         init: InitScheme = "kaiming",
         padding_idx: int = SpecialIds().pad,
+        word_vectors: WordVectors | None = None,
     ) -> None:
         super().__init__()
         if not kernel_sizes:
@@ -93,7 +97,7 @@ class CNNEncoder(Encoder):
         if num_layers < 1:
             raise ValueError(f"CNNEncoder: num_layers={num_layers} must be at least 1")
         self.out_dim = channels * len(kernel_sizes)
-        self.embedding = TokenEmbedding(vocab_size, embed_dim, padding_idx, dropout)
+        self.embedding = TokenEmbedding(vocab_size, embed_dim, padding_idx, dropout, word_vectors)
         self.layers = nn.ModuleList(
             ConvLayer(embed_dim if i == 0 else self.out_dim, channels, list(kernel_sizes), activation, norm, dropout)
             for i in range(num_layers)
@@ -109,6 +113,10 @@ class CNNEncoder(Encoder):
         hidden = x * mask.unsqueeze(-1).to(x.dtype)  # (B, T, D), zero at padding
         pooled = x.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)  # (B, D)
         return EncoderOutput(hidden=hidden, pooled=pooled, mask=mask)
+
+    def use_vocabulary(self, vocabulary: list[str]) -> Tensor | None:
+        """Start the embeddings from ``word_vectors`` (see ``Encoder.use_vocabulary``)."""
+        return self.embedding.use_vocabulary(vocabulary, "CNNEncoder")
 
     def layer_groups(self) -> list[nn.Module]:
         """``[embedding, conv_layer_1, ..., conv_layer_N]``."""

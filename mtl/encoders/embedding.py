@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from mtl.encoders.word_vectors import WordVectors, freeze_embedding, load_word_vectors
+
 
 class TokenEmbedding(nn.Module):
     """Token-id lookup followed by dropout.
@@ -16,19 +18,32 @@ class TokenEmbedding(nn.Module):
         dim: embedding size.
         padding_idx: id of the padding token; its row is zero and receives no gradient.
         dropout: dropout probability applied to the embeddings.
+        word_vectors: pretrained vectors to start from (read by :meth:`use_vocabulary`);
+            with ``freeze`` the table is a buffer from here on, so never trained.
     """
 
-    def __init__(self, vocab_size: int, dim: int, padding_idx: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int, padding_idx: int, dropout: float = 0.0, word_vectors: WordVectors | None = None
+    ) -> None:
         super().__init__()
         if not 0 <= padding_idx < vocab_size:
             raise ValueError(f"TokenEmbedding: padding_idx={padding_idx} is outside the vocabulary [0, {vocab_size})")
         self.dim = dim
         self.embedding = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
         self.dropout = nn.Dropout(dropout)
+        self.word_vectors = word_vectors
+        if word_vectors is not None and word_vectors.freeze:
+            freeze_embedding(self.embedding)
 
     def forward(self, input_ids: Tensor) -> Tensor:
         """Embed ``input_ids`` ``(B, T)`` into ``(B, T, D)``."""
         return self.dropout(self.embedding(input_ids))  # (B, T, D)
+
+    def use_vocabulary(self, vocabulary: list[str], owner: str) -> Tensor | None:
+        """Start the rows from ``word_vectors`` (see :meth:`mtl.encoders.Encoder.use_vocabulary`)."""
+        if self.word_vectors is None:
+            return None
+        return load_word_vectors(self.word_vectors, self.embedding, vocabulary, owner)
 
 
 def sinusoidal_table(length: int, dim: int) -> Tensor:

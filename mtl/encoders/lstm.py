@@ -13,6 +13,7 @@ from mtl.encoders.base import Encoder
 from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.initialization import InitScheme, init_weights
 from mtl.encoders.output import EncoderOutput
+from mtl.encoders.word_vectors import WordVectors
 
 
 class LSTMEncoder(Encoder):
@@ -32,6 +33,8 @@ class LSTMEncoder(Encoder):
         init: weight initialisation scheme (see ``init_weights``).
         padding_idx: id of the padding token; the model sets it from the data's tokenizer
             (:class:`~mtl.contracts.SpecialIds`), as it does ``vocab_size``.
+        word_vectors: start the token embeddings from pretrained word vectors (their
+            size is ``embed_dim``; see :class:`~mtl.encoders.WordVectors`).
     """
 
     def __init__(
@@ -44,13 +47,14 @@ class LSTMEncoder(Encoder):
         dropout: float = 0.1,
         init: InitScheme = "xavier",
         padding_idx: int = SpecialIds().pad,
+        word_vectors: WordVectors | None = None,
     ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"LSTMEncoder: num_layers={num_layers} must be at least 1")
         directions = 2 if bidirectional else 1
         self.out_dim = hidden_dim * directions
-        self.embedding = TokenEmbedding(vocab_size, embed_dim, padding_idx, dropout)
+        self.embedding = TokenEmbedding(vocab_size, embed_dim, padding_idx, dropout, word_vectors)
         # One single-layer LSTM per layer, so that layers can be frozen one by one.
         self.layers = nn.ModuleList(
             nn.LSTM(embed_dim if i == 0 else self.out_dim, hidden_dim, batch_first=True, bidirectional=bidirectional)
@@ -75,6 +79,10 @@ class LSTMEncoder(Encoder):
         hidden, _ = pad_packed_sequence(packed, batch_first=True, total_length=T)  # (B, T, D), zero at padding
         pooled = torch.cat(list(final), dim=-1)  # (B, D): forward final state [, backward final state]
         return EncoderOutput(hidden=hidden, pooled=pooled, mask=attention_mask)
+
+    def use_vocabulary(self, vocabulary: list[str]) -> Tensor | None:
+        """Start the embeddings from ``word_vectors`` (see ``Encoder.use_vocabulary``)."""
+        return self.embedding.use_vocabulary(vocabulary, "LSTMEncoder")
 
     def layer_groups(self) -> list[nn.Module]:
         """``[embedding, lstm_layer_1, ..., lstm_layer_N]``."""

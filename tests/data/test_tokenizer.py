@@ -126,7 +126,8 @@ def test_load_tokenizer_without_specials_names_path_and_missing_tokens(tmp_path:
         load_tokenizer(path)
     message = str(error.value)
     assert str(path) in message
-    assert "['[PAD]', '[CLS]', '[SEP]', '[MASK]']" in message  # the missing ones, [UNK] is there
+    assert "no pad ([PAD] or <pad>), cls ([CLS] or <s>), sep ([SEP] or </s>), mask ([MASK] or <mask>) token" in message
+    assert "unk (" not in message  # [UNK] is there
 
 
 def test_load_tokenizer_with_pad_elsewhere_reads_its_special_ids(tmp_path: Path) -> None:
@@ -188,3 +189,47 @@ def test_continuation_sub_words_are_ordinary_vocabulary(trained: Tokenizer) -> N
     assert trained.token_to_id("##s") is not None
     assert "##s" not in [t.content for t in trained.get_added_tokens_decoder().values()]
     assert trained.encode("##s").tokens[1:-1] != ["##s"]
+
+
+def test_word_tokenizer_keeps_the_most_frequent_whole_words_in_lower_case() -> None:
+    tokenizer = train_tokenizer(SENTENCES, TokenizerSpec(kind="word", vocab_size=12, min_frequency=1, lowercase=True))
+    vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
+    # counts over the 4 copies: the 48, '.' 32, then a/and/was 16 (ties alphabetical), film 12, acting 8 (first of 6 at 8)
+    assert vocabulary == [*SPECIAL_TOKENS, "the", ".", "a", "and", "was", "film", "acting"]
+    assert tokenizer.encode("The FILM, the dog!").tokens == ["[CLS]", "the", "film", "[UNK]", "the", "[UNK]", "[UNK]", "[SEP]"]
+    assert tokenizer.encode("a", "was").type_ids == [0, 0, 0, 1, 1]
+    assert special_ids(tokenizer) == SpecialIds()
+
+
+def test_word_tokenizer_respects_min_frequency_and_case() -> None:
+    cased = train_tokenizer(SENTENCES, TokenizerSpec(kind="word", vocab_size=1000, min_frequency=5, lowercase=False))
+    words = set(cased.get_vocab()) - set(SPECIAL_TOKENS)  # the words seen at least 5 times (8 or more)
+    assert words == {"the", ".", "and", "was", "The", "a", "film", "acting", "brown", "dog", "fox", "lazy", "quick"}
+    assert cased.encode("The the").tokens == ["[CLS]", "The", "the", "[SEP]"]
+
+
+def test_word_tokenizer_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """Trained in two fresh interpreters (other hash seeds): the same JSON."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from mtl.data.tokenizer import TokenizerSpec, train_tokenizer; "
+        "from tests.data.test_tokenizer import SENTENCES; "
+        "print(train_tokenizer(SENTENCES, TokenizerSpec(kind='word', vocab_size=20, min_frequency=1)).to_str())"
+    )
+    root = Path(__file__).resolve().parents[2]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=os.environ | {"PYTHONPATH": str(root), "PYTHONHASHSEED": str(seed)},
+        )  # fmt: skip
+        for seed in (1, 2)
+    ]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout

@@ -135,9 +135,9 @@ def test_layer_groups_are_embeddings_then_each_layer(tiny_pretrained, kind: str)
 
 def test_longer_input_than_the_model_reads_is_refused(tiny_pretrained) -> None:
     encoder, tokenizer = _encoder(tiny_pretrained("roberta"))
-    assert encoder.max_length == 64  # 66 positions, counted from pad id 1 + 1
-    ids = torch.full((1, 65), 5)
-    with pytest.raises(ValueError, match="reads at most 64"):
+    assert encoder.max_length == 128  # 130 positions, counted from pad id 1 + 1
+    ids = torch.full((1, 129), 5)
+    with pytest.raises(ValueError, match="reads at most 128"):
         encoder(ids, torch.ones_like(ids, dtype=torch.bool))
 
 
