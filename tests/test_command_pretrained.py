@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import signal
 import socket
 from pathlib import Path
 
@@ -112,3 +113,38 @@ def test_another_tokenizer_model_than_the_encoders_is_refused(tiny_pretrained, t
                env={"MTL_CACHE": str(tmp_path / "cache")}, timeout=120)  # fmt: skip
     assert done.returncode == 2
     assert "a model reads text only with its own tokenizer" in done.stderr, done.stderr[-2000:]
+
+
+def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tiny_pretrained, tmp_path: Path) -> None:
+    """A run of a tiny pretrained RoBERTa (its dropout on) killed at step 13 of 36 and
+    resumed from last.ckpt ends with the uninterrupted run's weights and metrics, bit for bit."""
+    from test_command_resume import EPOCHS, assert_same_metrics, assert_same_weights, fit, kill_at
+
+    config = small_tiny_config(tmp_path)
+    encoder = encoder_config(tmp_path, str(tiny_pretrained("roberta")))
+    cache = tmp_path / "cache"
+    runs = {}
+    for name in ("uninterrupted", "killed"):
+        (tmp_path / name).mkdir()
+        args = ("-c", str(encoder), *EPOCHS, "--trainer.max_epochs=2") + ((kill_at(13),) if name == "killed" else ())
+        runs[name] = fit(tmp_path / name, config, cache, *args)
+    assert runs["uninterrupted"].returncode == 0, runs["uninterrupted"].stderr[-3000:]
+    assert runs["killed"].returncode == -signal.SIGKILL, runs["killed"].stderr[-3000:]
+    resumed = fit(
+        tmp_path / "killed", config, cache, "-c", str(encoder), *EPOCHS, "--trainer.max_epochs=2", "--ckpt_path", "last"
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected, actual = (tmp_path / name / "runs" / "pretrained" / "version_0" for name in ("uninterrupted", "killed"))
+    assert_same_weights(expected / "checkpoints" / "last.ckpt", actual / "checkpoints" / "last.ckpt")
+    assert_same_metrics(expected, actual)
+
+
+def test_bf16_mixed_precision_trains_a_pretrained_encoder(tiny_pretrained, tmp_path: Path) -> None:
+    config = encoder_config(tmp_path, str(tiny_pretrained("deberta")))
+    done = mtl("fit", "-c", str(small_tiny_config(tmp_path)), "-c", str(config), *QUIET, "--trainer.precision=bf16-mixed",
+               "--trainer.max_steps=6", cwd=tmp_path, env={"MTL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"},
+               timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = list(csv.DictReader((tmp_path / "runs" / "pretrained" / "version_0" / "metrics.csv").open()))
+    losses = [float(r["train/loss_step"]) for r in rows if r.get("train/loss_step")]
+    assert losses and all(loss == loss and loss < 1e4 for loss in losses)

@@ -7,6 +7,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from mtl.contracts import TaskBatch
+from mtl.encoders.embedding import TokenEmbedding
 from mtl.encoders.output import EncoderOutput
 
 
@@ -51,6 +52,12 @@ class Encoder(nn.Module):
             (the default).
         """
         return None
+
+    def token_embedding(self) -> nn.Embedding | None:
+        """The table its token ids are looked up in (the gradient step takes per-task
+        gradients of the rows a batch looks up, not of the whole table); the first
+        :class:`~mtl.encoders.embedding.TokenEmbedding`'s by default."""
+        return next((m.embedding for m in self.modules() if isinstance(m, TokenEmbedding)), None)
 
     def layer_groups(self) -> list[nn.Module]:
         """The encoder's parts from the input upwards: embeddings first, then one entry

@@ -152,6 +152,10 @@ class PretrainedEncoder(Encoder):
             hidden, pooled = hidden.float(), pooled.float()
         return EncoderOutput(hidden=hidden, pooled=pooled, mask=mask)
 
+    def token_embedding(self) -> nn.Embedding:
+        """The model's word-embedding table (its input embeddings)."""
+        return self.model.get_input_embeddings()
+
     def layer_groups(self) -> list[nn.Module]:
         """``[embeddings, layer_1, ..., layer_N]``: what the layers share below them (e.g.
         DeBERTa's relative position embeddings) is grouped with the embeddings, what reads

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import math
 import platform
 import shutil
 import statistics
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from mtl.report.comparison import comparison_table
+from mtl.report.comparison import comparison_data, comparison_table
 from mtl.report.learning_curves import learning_curves
 from mtl.report.run_record import RunRecord
 from mtl.report.yardstick import Yardstick, yardstick_table
@@ -19,7 +22,8 @@ PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers")
 def write_report(
     records: list[RunRecord], output: Path, title: str, command: str, notes: str = "", yardstick: Yardstick | None = None
 ) -> list[Path]:
-    """Writes ``output`` (Markdown) and its figures into ``<output stem>/``; returns the
+    """Writes ``output`` (Markdown), the same results as JSON beside it (``<output
+    stem>.json``: rows, runs, command) and its figures into ``<output stem>/``; returns the
     figures. With a ``yardstick``, a section sets its published numbers beside the rows."""
     published = yardstick_table(records, yardstick) if yardstick else ""  # before any file is written
     figures_dir = output.parent / output.stem
@@ -60,7 +64,44 @@ def write_report(
         lines += [f"![{figure.stem}]({figure.relative_to(output.parent).as_posix()})", ""]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines))
+    data = {
+        "title": title,
+        "command": command,
+        "notes": notes,
+        "rows": comparison_data(records),
+        "runs": [
+            {
+                "row": r.row,
+                "name": r.name,
+                "directory": str(r.directory),
+                "seed": r.seed,
+                "stage": r.stage,
+                "minutes": r.seconds / 60,
+                "steps": r.global_step,
+                "tasks": r.tasks,
+            }
+            for r in records
+        ],  # fmt: skip
+        "published": {
+            "source": yardstick.source,
+            "rows": {label: {f"{t} {m}": v for (t, m), v in cells.items()} for label, cells in yardstick.rows.items()},
+        }
+        if yardstick
+        else None,
+    }
+    output.with_suffix(".json").write_text(json.dumps(_finite_or_null(data), indent=1, allow_nan=False) + "\n")
     return figures
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinity (a diverged run's metric) as None: strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 def _copy_configs(records: list[RunRecord], target: Path) -> dict[str, Path]:

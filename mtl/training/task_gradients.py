@@ -30,7 +30,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from mtl.encoders.embedding import TokenEmbedding
+from mtl.encoders.base import Encoder
 from mtl.encoders.output import EncoderOutput
 from mtl.training.distributed import average_gradients, gather_rows, mean_over_processes, sum_over_processes, world_size
 from mtl.training.gradient_update import GradientUpdate, gram_of
@@ -46,11 +46,10 @@ class TaskGradients:
         pad_id: token id whose embedding row never trains.
     """
 
-    def __init__(self, encoder: nn.Module, pad_id: int = 0) -> None:
+    def __init__(self, encoder: Encoder, pad_id: int = 0) -> None:
         self.encoder = encoder
         self.pad_id = pad_id
-        tables = [m.embedding for m in encoder.modules() if isinstance(m, TokenEmbedding)]
-        self.lookup: nn.Embedding | None = tables[0] if tables else None
+        self.lookup: nn.Embedding | None = encoder.token_embedding()
 
     @contextmanager
     def capture_lookups(self) -> Iterator[list[Tensor]]:
@@ -90,6 +89,7 @@ class TaskGradients:
         table_trains = self.lookup is not None and self.lookup.weight.requires_grad
         rows: list[tuple[Tensor, Tensor]] = []
         flat: list[Tensor] = []
+        lookups = lookups or [(None, None)] * len(losses)  # an encoder without a token-embedding table
         for t, (loss, head, (ids, looked_up)) in enumerate(zip(losses, heads, lookups)):
             head_params = [p for p in head.parameters() if p.requires_grad]
             inputs = dense + ([looked_up] if table_trains else []) + head_params

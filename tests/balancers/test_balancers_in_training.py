@@ -198,3 +198,41 @@ def test_trainer_gradient_clip_val_clips_every_update_with_every_kind_of_balance
     trainer.fit(model, data)
     assert len(norms.norms) == 4
     assert all(n <= 1e-3 * (1 + 1e-4) for n in norms.norms), norms.norms
+
+
+@pytest.mark.parametrize("mode", ["parameters", "representation"])
+@pytest.mark.parametrize("method", GRADIENT_METHODS)
+def test_every_gradient_method_trains_a_pretrained_encoder_in_both_modes(
+    method: str, mode: str, tiny_corpus, tiny_pretrained, tmp_path, monkeypatch
+) -> None:
+    """The same on a tiny pretrained BERT read with its own tokenizer: per-task gradients of
+    its parameters, or of its output states, reach every layer."""
+    import mtl.balancers
+    from mtl.encoders import PretrainedEncoder
+
+    monkeypatch.setenv("MTL_CACHE", str(tmp_path / "cache"))
+    directory = str(tiny_pretrained("bert"))
+    source = {"path": "json", "data_files": tiny_corpus}
+    tasks = [
+        Task("det", "tagging", source, text="tokens", label="tags"),
+        Task("sentiment", "classification", source, text="tokens", label="label"),
+    ]
+    data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(pretrained=directory))
+    model = MultiTaskModule(
+        partial(PretrainedEncoder, model=directory, dropout=0.0),
+        {"det": TaggingHead, "sentiment": partial(ClassificationHead, pooling="mean")},
+        balancer=getattr(mtl.balancers, method)(), gradient_mode=mode, grad_clip=5.0, lr=1e-3,
+        vocab_size=data.vocab_size, task_labels=data.task_labels, special_ids=data.special_ids,
+    )  # fmt: skip
+    layers = {n: p.detach().clone() for n, p in model.encoder.named_parameters() if ".layer." in n}
+    L.seed_everything(0)
+    trainer = L.Trainer(
+        max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path,
+        num_sanity_val_steps=0, limit_val_batches=0,
+    )  # fmt: skip
+    trainer.fit(model, data)
+    trained = dict(model.encoder.named_parameters())
+    assert all(not torch.equal(before, trained[n]) for n, before in layers.items())
+    weights = model.balancer.last_weights
+    assert set(weights) == {"det", "sentiment"} and all(w == w and abs(w) < 1e6 for w in weights.values())
+    assert torch.isfinite(trainer.callback_metrics["train/loss_step"])

@@ -97,6 +97,14 @@ def test_rows_gather_single_task_runs_and_their_seeds(tmp_path: Path) -> None:
     assert multi["run"] == "exp/multi"
     assert multi["a accuracy"] == "0.6000 ± 0.1414" and multi["b accuracy"] == "0.8000 ± 0.1414"
     assert multi["average"] == "0.7000 ± 0.1414"
+    # the same numbers as JSON beside the report
+    data = json.loads(output.with_suffix(".json").read_text())
+    rows = {row["row"]: row for row in data["rows"]}
+    assert rows["single-task"]["metrics"]["a accuracy"]["values"] == [0.6, 0.8]
+    assert rows["single-task"]["metrics"]["a accuracy"]["mean"] == pytest.approx(0.7)
+    assert rows["single-task"]["metrics"]["a accuracy"]["std"] == pytest.approx(0.1414, abs=1e-4)
+    assert rows["exp/multi"]["average"]["values"] == pytest.approx([0.8, 0.6]) and rows["exp/multi"]["seeds"] == [0, 1]
+    assert rows["single-task"]["steps"]["values"] == [150.0, 150.0] and len(data["runs"]) == 6
 
 
 def test_row_rules_that_are_malformed_or_match_nothing_are_refused(tmp_path: Path) -> None:
@@ -165,6 +173,11 @@ def test_yardstick_sets_published_numbers_beside_the_rows(tmp_path: Path) -> Non
     # ours: a = mean(0.6, 0.8) = 0.7 < 0.75, b = mean(0.9, 0.7) = 0.8 >= 0.8; a >= 0.1
     assert ours["row"] == "exp/multi" and ours["a accuracy"] == "0.7000" and ours["b accuracy"] == "0.8000"
     assert ours["reaches paper"] == "1/2" and ours["reaches weak"] == "1/1"
+    published_json = json.loads(output.with_suffix(".json").read_text())["published"]
+    assert published_json == {
+        "source": "Some paper, dev",
+        "rows": {"paper": {"a accuracy": 0.75, "b accuracy": 0.8}, "weak": {"a accuracy": 0.1}},
+    }
 
     yardstick.write_text("rows:\n  paper: {a accuracy: 0.5, c accuracy: 0.5}\n")
     mtl(["report", *map(str, runs), "--output", str(output), "--yardstick", str(yardstick)])

@@ -85,3 +85,37 @@ def test_a_gradient_balancer_trains_the_shared_encoder(tiny_corpus, fresh_cache,
     assert all(not torch.equal(b, p) for b, p in zip(before, model.encoder.parameters()))
     assert trainer.callback_metrics["val/det/accuracy"] > 0.95  # majority class: 0.85
     assert model.balancer.last_weights == {"sentiment": 0.5, "det": 0.5}
+
+
+def test_soft_sharing_copies_a_pretrained_encoder_per_task_and_pulls_them_together(
+    tiny_corpus, tiny_pretrained, tmp_path, monkeypatch
+) -> None:
+    """One copy of a tiny pretrained BERT per task, all starting from its weights; the
+    penalty keeps them nearer than without it."""
+    from mtl.encoders import PretrainedEncoder
+
+    monkeypatch.setenv("MTL_CACHE", str(tmp_path / "cache"))
+    directory = str(tiny_pretrained("bert"))
+    source = {"path": "json", "data_files": tiny_corpus}
+    tasks = [
+        Task("sentiment", "classification", source, text="text"),
+        Task("det", "tagging", source, text="tokens", label="tags"),
+    ]
+    data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(pretrained=directory))
+
+    def soft(weight: float) -> MultiTaskModule:
+        L.seed_everything(0)
+        return MultiTaskModule(
+            partial(PretrainedEncoder, model=directory, dropout=0.0),
+            {"sentiment": partial(ClassificationHead, pooling="mean"), "det": TaggingHead},
+            alignment=ParameterDistance(weight=weight), lr=1e-3, vocab_size=data.vocab_size,
+            task_labels=data.task_labels, special_ids=data.special_ids,
+        )  # fmt: skip
+
+    pulled, free = soft(1.0), soft(0.0)
+    first = pulled.encoders["sentiment"].model.embeddings.word_embeddings.weight
+    assert pulled.encoders["det"].model.embeddings.word_embeddings.weight is not first and distance(pulled) == 0.0
+    trainer = fit(pulled, data, tmp_path)
+    assert "train/alignment" in trainer.callback_metrics
+    fit(free, data, tmp_path)
+    assert 0.0 < distance(pulled) < 0.5 * distance(free)

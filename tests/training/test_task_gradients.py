@@ -36,9 +36,9 @@ def batch(seed: int, lengths: list[int]) -> dict[str, torch.Tensor]:
     }
 
 
-def setup(name: str):
+def setup(name: str, encoder=None):
     torch.manual_seed(0)
-    encoder = ENCODERS[name](VOCAB)
+    encoder = encoder if encoder is not None else ENCODERS[name](VOCAB)
     heads = [
         ClassificationHead(encoder.out_dim, ["a", "b", "c"], dropout=0.0),
         TaggingHead(encoder.out_dim, ["x", "y", "z"], dropout=0.0),
@@ -55,7 +55,20 @@ def losses_of(encoder, heads, batches):
 
 @pytest.mark.parametrize("name", list(ENCODERS))
 def test_parameter_mode_gram_and_update_are_exact(name: str) -> None:
-    encoder, heads, batches = setup(name)
+    check_parameter_mode(*setup(name))
+
+
+def test_parameter_mode_is_exact_on_a_pretrained_encoder(tiny_pretrained) -> None:
+    """A transformers model's word-embedding table (its input embeddings) is taken by the
+    looked-up rows too."""
+    from mtl.encoders import PretrainedEncoder
+
+    encoder = PretrainedEncoder(VOCAB, str(tiny_pretrained("bert")), padding_idx=0, dropout=0.0)
+    assert TaskGradients(encoder).lookup is encoder.model.embeddings.word_embeddings
+    check_parameter_mode(*setup("pretrained", encoder))
+
+
+def check_parameter_mode(encoder, heads, batches) -> None:
     shared = [p for p in encoder.parameters()]
 
     # brute force: full dense gradient of every shared parameter, per task
