@@ -111,7 +111,7 @@ def sentence_pairs(data_dir: Path, count: int, tokenizer) -> tuple[list[tuple[st
     rng = random.Random(0)
     words = sorted(w for w in tokenizer.get_vocab() if w.isalpha() and w.islower())
     texts = [" ".join(rng.choices(words, k=rng.randint(10, 30))) for _ in range(2 * count)]
-    return list(zip(texts[::2], texts[1::2])), [rng.randint(0, 1) for _ in range(count)], "synthetic pairs (no MRPC file)"
+    return list(zip(texts[::2], texts[1::2])), [rng.randint(0, 1) for _ in range(count)], "Synthetic pairs (no MRPC file)"
 
 
 def make_pair_batches(data_dir: Path, steps: int) -> tuple[list[dict[str, dict]], str]:
@@ -181,7 +181,7 @@ def plain_pair_loop(model: PlainPairClassifier, batches: list[dict[str, dict]], 
         start = time.perf_counter()
         batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in step["mrpc"].items()}
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device == "cuda"):
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda"):
             loss = model(batch)
         loss.backward()
         optimizer.step()
