@@ -25,7 +25,7 @@ help:
 	@echo "make nsmc             NSMC Korean movie-review sentiment with its own Korean tokenizer"
 	@echo "make nsmc-report      NSMC (trained if absent), test accuracy: reports/nsmc.md"
 	@echo "make nsmc-transfer    denoising autoencoder on NSMC text, then NSMC sentiment from it"
-	@echo "make bench-overhead   module step vs. a plain PyTorch loop"
+	@echo "make bench-overhead   module step vs. a plain PyTorch loop: a BiLSTM, and all-MiniLM-L6-v2 (THREADS=$(THREADS))"
 	@echo "make bench-balancers  balancer step time and memory vs. torchjd and LibMTL (LIBMTL_SRC=...)"
 	@echo "make bench-ddp        training throughput, 1 vs. 2 DDP processes"
 
@@ -245,8 +245,10 @@ nsmc-transfer-report: setup
 	  --output reports/nsmc_transfer.md --title "NSMC from scratch and from a denoising pre-training" \
 	  --notes "$(NSMC_TRANSFER_NOTES) Advisor: $$(grep '^case:' $$run/advice.md)."
 
+# A BiLSTM (3 tasks) and all-MiniLM-L6-v2 (one head, MRPC pairs from DATA) against their
+# plain PyTorch twins, THREADS CPU threads (bf16 and MFU on a GPU); about 5 minutes on one thread.
 bench-overhead: setup
-	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/overhead.py --threads $(THREADS) --data $(DATA) --command "make bench-overhead THREADS=$(THREADS)"
 
 bench-ddp: setup
 	$(BIN)/python benchmarks/ddp.py
