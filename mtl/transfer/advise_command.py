@@ -68,6 +68,11 @@ def advise(
             sub-words per target word than this is dissimilar text
     """
     pretrained = is_pretrained_source(source)
+    if pretrained and Path(source).is_dir() and not (Path(source) / "config.json").is_file():
+        raise TransferError(
+            f"--source {source!r} is a directory without config.json, not a pretrained model; give a run's checkpoint "
+            "(runs/<name>/version_N/checkpoints/last.ckpt) or a model directory written by save_pretrained"
+        )
     run = None if pretrained else load_source_run(source)
     if reference is not None and not pretrained:
         raise TransferError(
@@ -113,9 +118,8 @@ def run_advise(config: Namespace, options: list[str]) -> None:
         sys.exit(f"error: {error}")
     print(advice.table())
     if is_pretrained_source(config["source"]):  # the encoder names the model: no checkpoint
-        print(
-            f"\napply it with: --model.transfer.strategy {advice.strategy} (or strategy: auto; no checkpoint: the encoder names the model)"
-        )
+        print(f"\napply it with: --model.transfer.strategy {advice.strategy}"
+              " (or strategy: auto; no checkpoint: the encoder names the model)")  # fmt: skip
     else:
         print(f"\napply it with: --model.transfer.checkpoint <source> --model.transfer.strategy {advice.strategy}"
               " (or strategy: auto)")  # fmt: skip

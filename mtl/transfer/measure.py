@@ -193,6 +193,8 @@ def advise_for_pretrained(
     text; without, they are not (see :func:`advise_by_tokens`)."""
     if reference is None:
         return advise_by_tokens(target, thresholds, sample, unmeasured)
+    if len(reference) < 2:
+        raise TransferError(f"the reference text has {len(reference)} non-empty line(s); the distance needs at least 2 texts")
     target_texts, size = training_texts(target, sample)
     tokenizer = target.tokenizer
     from mtl.encoders.pretrained import PretrainedEncoder

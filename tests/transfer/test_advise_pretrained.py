@@ -101,6 +101,29 @@ def test_unknown_share_counts_the_models_own_unknown_token_and_reference_text_me
     assert float(frechet.split("|")[2]) > 0.0
 
 
+def test_english_text_is_close_to_all_minilm_l6_v2(minilm: str, tiny_corpus, tmp_path: Path, capsys) -> None:
+    """The installed package's model by ``package:`` name: its 30,522 English word pieces
+    know every word of the corpus whole."""
+    out = advise(capsys, "--source", minilm, "-c", str(target_config(tmp_path, tiny_corpus["train"])), "--small_data", "100")
+    assert "| [UNK] rate of target tokens | 0.0000 | similar up to 0.05 | similar |" in out
+    assert "| sub-words per word, target / source | 1.00 / - | similar up to 2.0 | similar |" in out
+    assert "case: large data, similar -> strategy: finetune" in out
+
+
+def test_a_directory_that_is_no_model_and_too_little_reference_text_are_refused(
+    tiny_pretrained, tiny_corpus, tmp_path: Path
+) -> None:
+    config = target_config(tmp_path, tiny_corpus["train"])
+    run_dir = tmp_path / "runs" / "a" / "version_0"  # a run's folder given instead of its checkpoint
+    run_dir.mkdir(parents=True)
+    with pytest.raises(SystemExit, match="is a directory without config.json, not a pretrained model"):
+        main(["advise", "--source", str(run_dir), "-c", str(config)])
+    reference = tmp_path / "reference.txt"
+    reference.write_text("one line\n\n")
+    with pytest.raises(SystemExit, match="the reference text has 1 non-empty line"):
+        main(["advise", "--source", str(tiny_pretrained("bert")), "-c", str(config), "--reference", str(reference)])
+
+
 def test_an_unavailable_hub_model_is_one_error_line(tmp_path: Path) -> None:
     done = mtl("advise", "--source", "some-org/no-such-model", "-c", str(TINY), cwd=tmp_path, timeout=300, env={"HF_HUB_OFFLINE": "1"})  # fmt: skip
     assert done.returncode == 1, done.stdout[-2000:]
