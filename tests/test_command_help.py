@@ -51,12 +51,14 @@ def test_advise_help_describes_its_options_and_the_target_config(tmp_path: Path)
     text = described("advise", tmp_path)
     assert text.startswith("usage: mtl advise --source")
     assert_options(text, [
-        ("--source SOURCE", "the source run's checkpoint"),
+        ("--source SOURCE", "the source run's checkpoint, or a pretrained model"),
         ("--tasks TASKS [TASKS ...]", "advise for these of the target's tasks only"),
         ("--sample SAMPLE", "texts sampled from each side"),
         ("--small_data SMALL_DATA", "fewer target training rows than this are small data"),
-        ("--max_unk_rate MAX_UNK_RATE", "a larger share of [UNK] target tokens is dissimilar text"),
+        ("--max_unk_rate MAX_UNK_RATE", "a larger share of unknown target tokens ([UNK], <unk>) is dissimilar text"),
         ("--max_distance MAX_DISTANCE", "a larger normalised Fréchet distance is dissimilar text"),
+        ("--max_fertility MAX_FERTILITY", "without a distance (a pretrained source, no reference text): more"),
+        ("--reference REFERENCE", "for a pretrained source: plain text of the kind the model was trained"),
         ("-c CONFIG, --config CONFIG", "Path to a configuration file"),
         ("--data.data_dir DATA_DIR", "a folder of local corpora"),  # the target config, as fit reads it
     ])  # fmt: skip

@@ -15,11 +15,16 @@ class Thresholds:
             sub-word tokens is ``[UNK]`` under the source tokenizer.
         max_distance: ... and when the normalised Fréchet distance between the source
             encoder's pooled representations of source and target text is at most this.
+        max_fertility: when the distance is not measured (a pretrained source without
+            reference text): ... and when the source tokenizer splits the target's words
+            into at most this many sub-words each on average (text far from what the
+            tokenizer was made for falls apart into many short pieces).
     """
 
     small_data: int = 10000
     max_unk_rate: float = 0.05
     max_distance: float = 0.5
+    max_fertility: float = 2.0
 
 
 @dataclass
@@ -28,20 +33,24 @@ class Measures:
 
     Attributes:
         target_size: training rows of the target tasks.
-        unk_rate: share of the target's sub-word tokens that are ``[UNK]`` under the source tokenizer.
-        fertility: sub-word tokens per whitespace word of the target text (source: ``source_fertility``).
-        source_fertility: the same on the source text.
+        unk_rate: share of the target's sub-word tokens that are the source tokenizer's
+            unknown token (``[UNK]``, ``<unk>``, ...).
+        fertility: sub-word tokens per word of the target text (source: ``source_fertility``).
+        source_fertility: the same on the source (or reference) text; None without one.
         distance: normalised Fréchet distance of diagonal Gaussians fitted to the pooled
-            representations: ``(|mu_s - mu_t|^2 + |sigma_s - sigma_t|^2) / |sigma_s|^2``.
-        coral: CORAL distance of the covariances, normalised: ``|C_s - C_t|_F / |C_s|_F``.
+            representations: ``(|mu_s - mu_t|^2 + |sigma_s - sigma_t|^2) / |sigma_s|^2``;
+            None when not measured (then ``unmeasured`` says why).
+        coral: CORAL distance of the covariances, normalised: ``|C_s - C_t|_F / |C_s|_F``; None likewise.
+        unmeasured: why the distances were not measured ("" when they were).
     """
 
     target_size: int
     unk_rate: float
     fertility: float
-    source_fertility: float
-    distance: float
-    coral: float
+    source_fertility: float | None
+    distance: float | None
+    coral: float | None
+    unmeasured: str = ""
 
 
 #: (small data, similar) -> strategy, and why
@@ -69,17 +78,34 @@ class Advice:
 
     def table(self) -> str:
         m, t = self.measures, self.thresholds
+        measured = m.distance is not None
+        if measured:
+            distance = (f"{m.distance:.4f}", f"similar up to {t.max_distance}", _verdict(m.distance <= t.max_distance))
+            coral = (f"{m.coral:.4f}", "", "")
+            fertility = ("", "")  # the distance judges closeness; sub-words per word is information
+        else:
+            distance = ("not measured", "", "")
+            coral = ("not measured", "", "")
+            fertility = (f"similar up to {t.max_fertility}", _verdict(m.fertility <= t.max_fertility))
+        source_fertility = "-" if m.source_fertility is None else f"{m.source_fertility:.2f}"
         rows = [
             ("target training rows", f"{m.target_size}", f"small below {t.small_data}", "small" if self.small else "large"),
             ("[UNK] rate of target tokens", f"{m.unk_rate:.4f}", f"similar up to {t.max_unk_rate}", _verdict(m.unk_rate <= t.max_unk_rate)),
-            ("representation distance (Frechet)", f"{m.distance:.4f}", f"similar up to {t.max_distance}", _verdict(m.distance <= t.max_distance)),
-            ("CORAL distance (info)", f"{m.coral:.4f}", "", ""),
-            ("sub-words per word, target / source", f"{m.fertility:.2f} / {m.source_fertility:.2f}", "", ""),
+            ("representation distance (Frechet)", *distance),
+            ("CORAL distance (info)", *coral),
+            ("sub-words per word, target / source", f"{m.fertility:.2f} / {source_fertility}", *fertility),
         ]  # fmt: skip
         lines = ["| measure | value | threshold | reading |", "|---|---|---|---|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+        if measured:
+            judged = "similarity judged by: [UNK] rate and representation distance"
+        else:
+            judged = (
+                "similarity judged by: [UNK] rate and sub-words per word; the representation distance was not "
+                f"measured: {m.unmeasured}"
+            )
         case = f"{'small' if self.small else 'large'} data, {'similar' if self.similar else 'dissimilar'}"
-        return "\n".join(lines) + f"\n\ncase: {case} -> strategy: {self.strategy} ({self.reason})"
+        return "\n".join(lines) + f"\n\n{judged}\ncase: {case} -> strategy: {self.strategy} ({self.reason})"
 
 
 def _verdict(ok: bool) -> str:
@@ -87,9 +113,16 @@ def _verdict(ok: bool) -> str:
 
 
 def recommend(measures: Measures, thresholds: Thresholds | None = None) -> Advice:
-    """Place the target in one of the four cases and name the strategy for it."""
+    """Place the target in one of the four cases and name the strategy for it: similar
+    when few tokens are unknown and the representations are close, or, when the distance
+    was not measured, when the tokenizer splits words into few sub-words."""
     thresholds = thresholds or Thresholds()
     small = measures.target_size < thresholds.small_data
-    similar = measures.unk_rate <= thresholds.max_unk_rate and measures.distance <= thresholds.max_distance
+    close = (
+        measures.fertility <= thresholds.max_fertility
+        if measures.distance is None
+        else measures.distance <= thresholds.max_distance
+    )
+    similar = measures.unk_rate <= thresholds.max_unk_rate and close
     strategy, reason = CASES[(small, similar)]
     return Advice(measures, thresholds, small, similar, strategy, reason)

@@ -1,5 +1,6 @@
-"""Measuring a target's data against the source run: size, sub-word fit under the source
-tokenizer, and the distance between the source encoder's representations of both texts."""
+"""Measuring a target's data against the source (an earlier run, or a pretrained model): size,
+sub-word fit under the source tokenizer, and the distance between the source encoder's
+representations of source (or reference) text and target text."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from jsonargparse import ArgumentParser
 from tokenizers import Tokenizer
 from torch import Tensor
 
-from mtl.data.tokenizer import UNK, load_tokenizer, special_ids
+from mtl.data.tokenizer import load_tokenizer, special_ids
 from mtl.encoders.base import Encoder
 from mtl.transfer.advisor import Advice, Measures, Thresholds, recommend
 from mtl.transfer.errors import TransferError
@@ -21,8 +22,12 @@ from mtl.transfer.source_run import SourceRun
 
 
 def token_statistics(tokenizer: Tokenizer, texts: list[str]) -> tuple[float, float]:
-    """``[UNK]`` share of the sub-word tokens (special tokens excluded) and sub-words per word."""
-    unk, tokens, words = tokenizer.token_to_id(UNK), 0, 0
+    """Share of the sub-word tokens (special tokens excluded) that are the tokenizer's own
+    unknown token (``[UNK]``, ``<unk>``, ...) and sub-words per word; each text on its own
+    (padding off: padded tokens are not the text's)."""
+    unk, tokens, words = special_ids(tokenizer).unk, 0, 0
+    tokenizer = Tokenizer.from_str(tokenizer.to_str())
+    tokenizer.no_padding()
     unknown = 0
     for encoding in tokenizer.encode_batch(texts, add_special_tokens=False):
         tokens += len(encoding.ids)
@@ -94,16 +99,16 @@ def training_texts(datamodule: Any, sample: int, seed: int = 0) -> tuple[list[st
     return texts[:sample], size
 
 
-def datamodule_from_config(data: dict[str, Any], tokenizer: str | None, data_dir: str | None = None) -> Any:
+def datamodule_from_config(
+    data: dict[str, Any], tokenizer: str | None, data_dir: str | None = None, pretrained: str | None = None
+) -> Any:
     """A data module from a config's ``data`` section (its tasks and data folder), built as
-    ``mtl fit`` builds it, reading text with the tokenizer at ``tokenizer``."""
+    ``mtl fit`` builds it, reading text with the tokenizer at ``tokenizer`` or, when
+    ``pretrained`` names a pretrained model, with that model's tokenizer."""
     from mtl.data.datamodule import MultiTaskDataModule
 
-    section = {
-        "tasks": data["tasks"],
-        "data_dir": data_dir or data.get("data_dir"),
-        "tokenizer": {"path": tokenizer} if tokenizer else None,
-    }
+    spec = {"pretrained": pretrained} if pretrained else {"path": tokenizer} if tokenizer else None
+    section = {"tasks": data["tasks"], "data_dir": data_dir or data.get("data_dir"), "tokenizer": spec}
     return built(MultiTaskDataModule, section, "data")
 
 
@@ -143,3 +148,56 @@ def advise_for_datamodule(
     source_texts, _ = training_texts(source_datamodule(source, data_dir or getattr(target, "data_dir", None)), sample)
     target_texts, size = training_texts(target, sample)
     return recommend(measure(encoder, tokenizer, source_texts, target_texts, size), thresholds)
+
+
+#: why a pretrained source's distance is not measured by ``mtl advise`` without ``--reference``
+NO_REFERENCE = (
+    "a pretrained model has no source text of its own to compare with; give reference text of the kind it was "
+    "trained on with --reference FILE"
+)
+
+
+def reference_texts(path: str, sample: int = 1000, seed: int = 0) -> list[str]:
+    """Up to ``sample`` non-empty lines of the plain-text file ``path`` (one text a line)."""
+    try:
+        lines = [line.strip() for line in open(path, encoding="utf-8")]  # noqa: SIM115 (read at once)
+    except OSError as error:
+        raise TransferError(
+            f"reference text {path!r} cannot be read ({error.strerror}); give a plain-text file, one text a line"
+        ) from None
+    texts = list(dict.fromkeys(line for line in lines if line))
+    random.Random(seed).shuffle(texts)
+    return texts[:sample]
+
+
+def advise_by_tokens(target: Any, thresholds: Thresholds, sample: int = 1000, unmeasured: str = NO_REFERENCE) -> Advice:
+    """Advice from ``target``'s size and how its own tokenizer (a pretrained model's) reads
+    its text: unknown tokens and sub-words per word; the distances are not measured
+    (``unmeasured`` says why)."""
+    target_texts, size = training_texts(target, sample)
+    unk_rate, fertility = token_statistics(target.tokenizer, target_texts)
+    return recommend(Measures(size, unk_rate, fertility, None, None, None, unmeasured), thresholds)
+
+
+def advise_for_pretrained(
+    model: str,
+    target: Any,
+    thresholds: Thresholds,
+    sample: int = 1000,
+    reference: list[str] | None = None,
+    unmeasured: str = NO_REFERENCE,
+) -> Advice:
+    """Measure ``target`` (a data module reading text with pretrained ``model``'s tokenizer)
+    against the model and recommend a strategy. With ``reference`` text the distances
+    are measured between the model's mean-pooled representations of it and of the target
+    text; without, they are not (see :func:`advise_by_tokens`)."""
+    if reference is None:
+        return advise_by_tokens(target, thresholds, sample, unmeasured)
+    if len(reference) < 2:
+        raise TransferError(f"the reference text has {len(reference)} non-empty line(s); the distance needs at least 2 texts")
+    target_texts, size = training_texts(target, sample)
+    tokenizer = target.tokenizer
+    from mtl.encoders.pretrained import PretrainedEncoder
+
+    encoder = PretrainedEncoder(tokenizer.get_vocab_size(), model, pooling="mean", padding_idx=special_ids(tokenizer).pad)
+    return recommend(measure(encoder, tokenizer, reference, target_texts, size), thresholds)

@@ -19,6 +19,11 @@ log = logging.getLogger(__name__)
 
 Strategy = Literal["scratch", "finetune", "freeze", "freeze_lower", "gradual_unfreeze", "auto"]
 STRATEGIES = ("scratch", "finetune", "freeze", "freeze_lower", "gradual_unfreeze", "auto")
+#: why ``auto`` on a pretrained encoder does not measure the representation distance
+AUTO_UNMEASURED = (
+    "strategy auto on a pretrained encoder has no source text to compare with (mtl advise --source <model> "
+    "--reference FILE measures it)"
+)
 
 
 @dataclass
@@ -30,8 +35,9 @@ class Transfer:
     Args:
         checkpoint: the source run's checkpoint (``runs/<name>/version_N/checkpoints/last.ckpt``);
             its run directory must hold ``tokenizer.json``. None: the encoder is
-            pretrained already (its own weights are the source; strategies ``finetune``,
-            ``freeze``, ``freeze_lower``, ``gradual_unfreeze``).
+            pretrained already (its own weights are the source; every strategy but
+            ``scratch``; ``auto`` then judges the data by the model's tokenizer alone:
+            unknown tokens and sub-words per word).
         strategy: ``scratch`` (fresh encoder, the source's tokenizer), ``finetune`` (every
             layer trains), ``freeze`` (encoder frozen, heads train), ``freeze_lower`` (the
             lowest ``freeze_layers`` layer groups frozen), ``gradual_unfreeze`` (heads only
@@ -70,11 +76,11 @@ class Transfer:
             )
         #: the strategy in force: ``strategy``, or under ``auto`` the advisor's choice (set in ``setup``)
         self.chosen: str | None = None if self.strategy == "auto" else self.strategy
-        if self.checkpoint is None and self.strategy in ("scratch", "auto"):
+        if self.checkpoint is None and self.strategy == "scratch":
             raise TransferError(
-                f"model.transfer.strategy={self.strategy!r} compares with or restarts from a source run: set "
+                "model.transfer.strategy='scratch' restarts from a source run's tokenizer: set "
                 "model.transfer.checkpoint (without one, the pretrained encoder is the source: use finetune, freeze, "
-                "freeze_lower or gradual_unfreeze)"
+                "freeze_lower, gradual_unfreeze or auto)"
             )
         self.source: SourceRun | None = None if self.checkpoint is None else load_source_run(self.checkpoint)
 
@@ -118,12 +124,17 @@ class Transfer:
 
     # -- training -------------------------------------------------------------------------
     def setup(self, encoders: dict[str, nn.Module], datamodule: Any) -> None:
-        """Under ``auto``: measure this run's data against the source, choose, apply."""
+        """Under ``auto``: measure this run's data against the source, choose, apply. Without
+        a checkpoint (a pretrained encoder) the data is measured against the model's
+        tokenizer only: there is no source text for the representation distance."""
         if self.chosen is not None:
             return
-        from mtl.transfer.measure import advise_for_datamodule
+        from mtl.transfer.measure import advise_by_tokens, advise_for_datamodule
 
-        advice = advise_for_datamodule(self.source, next(iter(encoders.values())), datamodule, self.advice)
+        if self.source is None:
+            advice = advise_by_tokens(datamodule, self.advice, unmeasured=AUTO_UNMEASURED)
+        else:
+            advice = advise_for_datamodule(self.source, next(iter(encoders.values())), datamodule, self.advice)
         log.warning("model.transfer.strategy auto:\n%s", advice.table())
         self.chosen = advice.strategy
         self.apply(encoders)

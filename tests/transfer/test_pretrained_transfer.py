@@ -12,7 +12,7 @@ import torch
 
 from mtl import ClassificationHead, LSTMEncoder, MultiTaskDataModule, MultiTaskModule, Task, TokenizerSpec
 from mtl.encoders import PretrainedEncoder
-from mtl.transfer import Transfer, TransferError
+from mtl.transfer import Thresholds, Transfer, TransferError
 
 
 @pytest.fixture
@@ -84,5 +84,26 @@ def test_transfer_without_checkpoint_needs_a_pretrained_encoder(data) -> None:
             partial(LSTMEncoder, embed_dim=8, hidden_dim=8), {"sentiment": ClassificationHead}, vocab_size=data.vocab_size,
             task_labels=data.task_labels, special_ids=data.special_ids, transfer=Transfer(strategy="freeze"),
         )  # fmt: skip
-    with pytest.raises(TransferError, match="strategy='auto' compares with or restarts from a source run"):
-        Transfer(strategy="auto")
+    with pytest.raises(TransferError, match="strategy='scratch' restarts from a source run's tokenizer"):
+        Transfer(strategy="scratch")
+
+
+@pytest.mark.parametrize("max_fertility, chosen", [(10.0, "freeze"), (1.0, "freeze_lower")])
+def test_auto_without_checkpoint_judges_the_data_by_the_models_tokenizer(
+    tiny_pretrained, data, max_fertility: float, chosen: str
+) -> None:
+    """240 rows of the model's own words (no unknown token) are small data, close under a
+    loose sub-words-per-word threshold and far under one sub-word per word (its 75 word
+    pieces spell some words out: cat is c ##a ##t)."""
+    advice = Thresholds(small_data=1000, max_fertility=max_fertility)
+    module = _module(data, tiny_pretrained("bert"), Transfer(strategy="auto", advice=advice))
+    assert module.transfer.chosen is None and all(p.requires_grad for p in module.encoder.parameters())
+    trainer = L.Trainer(
+        max_steps=1, limit_val_batches=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, datamodule=data)
+    assert module.transfer.chosen == chosen
+    frozen = {n for n, p in module.encoder.named_parameters() if not p.requires_grad}
+    embeddings = {f"model.embeddings.{n}" for n, _ in module.encoder.model.embeddings.named_parameters()}
+    assert frozen == ({n for n, _ in module.encoder.named_parameters()} if chosen == "freeze" else embeddings)
