@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 import datasets
 import lightning as L
 import torch
-from filelock import FileLock
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
@@ -24,20 +22,15 @@ from mtl.data.evaluation_loaders import (
 )
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan
 from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
-from mtl.data.pretrained_tokenizer import pretrained_tokenizer
+from mtl.data.run_tokenizer import run_tokenizer
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
 from mtl.data.tokenizer import (
     TokenizerSpec,
     cache_dir,
-    cache_key,
-    load_cached_tokenizer,
-    load_tokenizer,
-    save_atomically,
     special_ids,
     tokenizer_digest,
-    train_tokenizer,
 )
 
 log = logging.getLogger(__name__)
@@ -203,7 +196,8 @@ class MultiTaskDataModule(L.LightningDataModule):
             self.labels[name] = task.labels if task.labels is not None else self._infer_labels(task)
             if task.type in ("classification", "multilabel") and len(self.labels[name]) < 2:
                 raise DataError(f"task {name!r}: found labels {self.labels[name]}; a classifier needs at least 2")
-        self._use_tokenizer(self._tokenizer())
+        tokenizer, self.tokenizer_path = run_tokenizer(self.tokenizer_spec, self.tasks, self.raw)
+        self._use_tokenizer(tokenizer)
 
     def _use_tokenizer(self, tokenizer: Tokenizer) -> None:
         """Read text with ``tokenizer``: its vocabulary is the self-supervised tasks' labels,
@@ -282,42 +276,6 @@ class MultiTaskDataModule(L.LightningDataModule):
                 labels += [label for label in infer_labels(task, split) if label not in labels]
         return labels
 
-    def _tokenizer(self) -> Tokenizer:
-        spec = self.tokenizer_spec
-        if spec.pretrained is not None and not (spec.path and Path(spec.path).is_file()):
-            return self._pretrained_tokenizer(spec.pretrained)
-        if spec.path is not None and Path(spec.path).is_file():
-            self.tokenizer_path = Path(spec.path)
-            return load_tokenizer(spec.path)
-        corpus_ids = [f"{n}:{self.raw[n]['train']._fingerprint}" for n in self.tasks]
-        path = Path(spec.path) if spec.path else cache_dir() / "tokenizers" / f"{cache_key(spec, corpus_ids)}.json"
-        # Processes started together (torchrun, srun) would each train the same one: the
-        # first trains and saves it, the others wait and load it.
-        with FileLock(_lock_file(path)):
-            cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
-            if cached is not None:
-                self.tokenizer_path = path
-                return cached
-            log.info(
-                "training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(self.tasks)
-            )
-            tokenizer = train_tokenizer(self._training_text(), spec)
-            save_atomically(tokenizer, path)
-        self.tokenizer_path = path
-        return tokenizer
-
-    def _pretrained_tokenizer(self, name: str) -> Tokenizer:
-        """The model's own tokenizer, as prepared for mtl, saved once under its digest in
-        the cache (the file the run directory copies and checkpoints name)."""
-        tokenizer = pretrained_tokenizer(name)
-        path = cache_dir() / "tokenizers" / f"pretrained-{tokenizer_digest(tokenizer)[:16]}.json"
-        with FileLock(_lock_file(path)):
-            if not path.is_file():
-                save_atomically(tokenizer, path)
-        self.tokenizer_path = path
-        log.info("reading text with the tokenizer of %s (%d tokens)", name, tokenizer.get_vocab_size())
-        return tokenizer
-
     def _use_rank_zero_tokenizer(self) -> None:
         """Under DDP every process encodes with rank 0's tokenizer. Machines with cache
         folders of their own each train one: the same one from the same training text,
@@ -344,14 +302,6 @@ class MultiTaskDataModule(L.LightningDataModule):
         )
         self._use_tokenizer(tokenizer)
         self.encoded = {}
-
-    def _training_text(self):
-        for name, task in self.tasks.items():
-            train = self.raw[name]["train"]
-            for column in [task.text] + ([task.text_pair] if task.text_pair else []):
-                for rows in train.iter(batch_size=1000):
-                    for value in rows[column]:
-                        yield " ".join(value) if isinstance(value, list) else value
 
     def setup(self, stage: str | None = None) -> None:
         self.prepare()
@@ -447,11 +397,3 @@ class MultiTaskDataModule(L.LightningDataModule):
         if world > 1 and role != "predict":
             check_every_process_evaluates(splits, role, world)
         return evaluation_loaders(splits, self.eval_batch_size, world, rank, self.special_ids.pad, self.num_workers, self.seed)
-
-
-def _lock_file(path: Path) -> Path:
-    """A lock for writing ``path``, kept in the cache's ``locks`` folder (a lock file
-    must outlive its use: deleting it would let a third process lock a new one)."""
-    locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    return locks / f"{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]}.lock"

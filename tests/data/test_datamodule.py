@@ -110,7 +110,7 @@ def test_declared_labels_win(corpus: dict[str, Any]) -> None:
 
 def test_tokenizer_is_cached_and_reused(corpus: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
     first = module(corpus)
-    with caplog.at_level(logging.INFO, logger="mtl.data.datamodule"):
+    with caplog.at_level(logging.INFO, logger="mtl.data.run_tokenizer"):
         first.prepare()
     assert any("training a wordpiece tokenizer" in r.message for r in caplog.records)
     path = first.tokenizer_path
@@ -120,7 +120,7 @@ def test_tokenizer_is_cached_and_reused(corpus: dict[str, Any], caplog: pytest.L
 
     caplog.clear()
     second = module(corpus)
-    with caplog.at_level(logging.INFO, logger="mtl.data.datamodule"):
+    with caplog.at_level(logging.INFO, logger="mtl.data.run_tokenizer"):
         second.prepare()
     assert not any("training" in r.message for r in caplog.records)
     assert second.tokenizer_path == path
