@@ -22,7 +22,7 @@ from mtl.data.evaluation_loaders import (
 )
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan
 from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
-from mtl.data.run_tokenizer import run_tokenizer
+from mtl.data.run_tokenizer import run_tokenizer, training_text
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
@@ -174,7 +174,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         tokenizer is trained on, without the ``[CLS]``/``[SEP]`` of the templates), ``(V,)``."""
         self.prepare()
         counts = torch.zeros(self.tokenizer.get_vocab_size(), dtype=torch.long)  # (V,)
-        texts = list(self._training_text())
+        texts = list(training_text(self.tasks, self.raw))
         for start in range(0, len(texts), 1000):
             encodings = self.tokenizer.encode_batch(texts[start : start + 1000], add_special_tokens=False)
             ids = torch.tensor([i for e in encodings for i in e.ids], dtype=torch.long)  # (N,)

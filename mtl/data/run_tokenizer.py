@@ -56,12 +56,13 @@ def run_tokenizer(spec: TokenizerSpec, tasks: dict[str, Task], raw: dict[str, da
         if cached is not None:
             return cached, path
         log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(tasks))
-        tokenizer = train_tokenizer(_training_text(tasks, raw), spec)
+        tokenizer = train_tokenizer(training_text(tasks, raw), spec)
         save_atomically(tokenizer, path)
     return tokenizer, path
 
 
-def _training_text(tasks: dict[str, Task], raw: dict[str, datasets.DatasetDict]) -> Iterator[str]:
+def training_text(tasks: dict[str, Task], raw: dict[str, datasets.DatasetDict]) -> Iterator[str]:
+    """Every training text of ``tasks`` (both texts of a pair; pre-split words joined by spaces)."""
     for name, task in tasks.items():
         train = raw[name]["train"]
         for column in [task.text] + ([task.text_pair] if task.text_pair else []):

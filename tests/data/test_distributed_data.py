@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-import mtl.data.datamodule
+import mtl.data.run_tokenizer
 from mtl.data import DataError, MultiTaskDataModule, Task, TokenizerSpec
 from mtl.data.shard_sampler import ShardSampler
 
@@ -86,14 +86,14 @@ def test_processes_starting_together_train_one_tokenizer(tmp_path: Path, monkeyp
     """torchrun and srun start every process at once with an empty cache: one trains the
     tokenizer and the others load it (two trainings give two vocabularies)."""
     trained = []
-    train = mtl.data.datamodule.train_tokenizer
+    train = mtl.data.run_tokenizer.train_tokenizer
 
     def slow_train(*args: object, **kwargs: object) -> object:
         trained.append(threading.get_ident())
         time.sleep(0.5)  # the other process looks for the file meanwhile
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(mtl.data.datamodule, "train_tokenizer", slow_train)
+    monkeypatch.setattr(mtl.data.run_tokenizer, "train_tokenizer", slow_train)
     modules = [data(tmp_path, monkeypatch, {"a": 2}, setup=False) for _ in range(2)]
     threads = [threading.Thread(target=dm.prepare) for dm in modules]
     for thread in threads:
