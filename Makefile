@@ -165,7 +165,7 @@ GLUE_PRETRAINED_NOTES = Encoder: all-MiniLM-L6-v2 (6 layers, hidden 384, 22.7M p
 # UD English-EWT report: the four tagging tasks jointly and each alone, same budget
 # (experiments/ud_report/budget.yaml), test-set accuracy of each run's best checkpoint;
 # spelling/ runs add word spelling features to the heads (experiments/ud_report/spelling.yaml).
-UD_REPORT_RUNS ?= joint single/upos single/xpos single/feats single/deprel spelling/joint spelling/upos minilm/joint
+UD_REPORT_RUNS ?= joint single/upos single/xpos single/feats single/deprel spelling/joint spelling/upos minilm/joint minilm/spelling/joint
 UD_REPORT_SEEDS ?= 0
 UD_REPORT_OUTPUT ?= reports/ud_ewt.md
 
@@ -179,9 +179,10 @@ ud-report-doc: setup
 	  --row 'multi-task (joint)=ud_report/joint/*' --row 'single-task=ud_report/single/*' \
 	  $(if $(filter spelling/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) + word spelling=ud_report/spelling/joint/*') \
 	  $(if $(filter-out spelling/joint,$(filter spelling/%,$(UD_REPORT_RUNS))),--row 'single-task + word spelling=ud_report/spelling/*') \
-	  $(if $(filter minilm/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) on all-MiniLM-L6-v2=ud_report/minilm/joint/*') --stage test \
+	  $(if $(filter minilm/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) on all-MiniLM-L6-v2=ud_report/minilm/joint/*') \
+	  $(if $(filter minilm/spelling/joint,$(UD_REPORT_RUNS)),--row 'multi-task (joint) on all-MiniLM-L6-v2 + word spelling=ud_report/minilm/spelling/joint/*') --stage test \
 	  --output $(UD_REPORT_OUTPUT) --title "UD English-EWT: four tagging tasks jointly and alone" \
-	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. The word spelling rows add to every tagging head a CNN over each word's UTF-8 bytes (48 features, experiments/ud_report/spelling.yaml). The all-MiniLM-L6-v2 row: the same heads on the pretrained encoder (uncased, 22.7M parameters), 3 epochs at lr 1e-4 (experiments/ud_report/minilm.yaml). Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make ud-report."
+	  --notes "Budget (experiments/ud_report/budget.yaml): experiments/ud_ewt.yaml's 2-layer BiLSTM, 5 epochs, batch 32 sentences; test set (2,077 sentences), each run's best checkpoint by dev average. The word spelling rows add to every tagging head a CNN over each word's UTF-8 bytes (48 features, experiments/ud_report/spelling.yaml). The all-MiniLM-L6-v2 row: the same heads on the pretrained encoder (uncased, 22.7M parameters), 3 epochs at lr 1e-4 (experiments/ud_report/minilm.yaml), and with the word spelling features too (the model is uncased: spelling gives the heads case). Seeds: $(UD_REPORT_SEEDS); $(THREADS) CPU thread(s) per run, $(JOBS) runs at a time. Each run is also a W&B run of the same name (offline without an account; wandb sync runs/wandb/offline-run-* uploads them). Command: make ud-report."
 
 # The newest run of a name: runs/<name>/version_<highest>/checkpoints/last.ckpt, looked up
 # by the shell when the line runs (after the pre-training line before it has finished).
