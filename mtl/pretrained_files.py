@@ -93,6 +93,9 @@ def _hub_snapshot(name: str) -> Path:
             f"{constants.ENDPOINT} cannot be reached ({reason}); {make_available}"
         )
     try:
-        return Path(snapshot_download(name, allow_patterns=patterns))
+        path = Path(snapshot_download(name, allow_patterns=patterns))
+        if not any(path.glob("*.safetensors")):  # an older model: PyTorch pickles only
+            path = Path(snapshot_download(name, allow_patterns=[*patterns, "*.bin"]))
+        return path
     except Exception as error:  # noqa: BLE001 - the hub's many errors (no such repo, gated, network) alike
         raise PretrainedError(f"pretrained model {name!r} could not be downloaded from {constants.ENDPOINT}: {error}") from None
