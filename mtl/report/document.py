@@ -16,7 +16,7 @@ from mtl.report.learning_curves import learning_curves
 from mtl.report.run_record import RunRecord
 from mtl.report.yardstick import Yardstick, yardstick_table
 
-PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers")
+PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers", "transformers")
 
 
 def write_report(
