@@ -134,6 +134,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
         self._tokenizer_sha256 = ""  # of self.tokenizer, set with it (see _use_tokenizer)
+        self._special_ids = SpecialIds()  # likewise
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
         self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
@@ -161,7 +162,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         """The tokenizer's pad, unknown, start, end and mask ids (the model's encoders and
         heads use them; the loaders pad ``input_ids`` with ``pad``)."""
         self.prepare()
-        return special_ids(self.tokenizer)
+        return self._special_ids
 
     @property
     def vocabulary(self) -> list[str]:
@@ -201,9 +202,10 @@ class MultiTaskDataModule(L.LightningDataModule):
 
     def _use_tokenizer(self, tokenizer: Tokenizer) -> None:
         """Read text with ``tokenizer``: its vocabulary is the self-supervised tasks' labels,
-        and its digest (what checkpoints record) is taken once here."""
+        and its digest (what checkpoints record) and special ids are taken once here."""
         self.tokenizer = tokenizer
         self._tokenizer_sha256 = tokenizer_digest(tokenizer)
+        self._special_ids = special_ids(tokenizer)  # read from the tokenizer's JSON: not at every loader
         vocabulary = [tokenizer.id_to_token(i) for i in range(tokenizer.get_vocab_size())]
         self.labels = {name: vocabulary if task.self_supervised else self.labels[name] for name, task in self.tasks.items()}
 
