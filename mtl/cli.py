@@ -35,6 +35,7 @@ from mtl.trained_run import follow_checkpoint
 from mtl.transfer.advise_command import USAGE as ADVISE_USAGE
 from mtl.transfer.advise_command import add_advise_arguments, advise, run_advise
 from mtl.transfer.cli_config import use_source_tokenizer
+from mtl.validation_monitor import monitor_without_validation
 
 AUTO_NAME = "auto"
 
@@ -219,6 +220,8 @@ class MultiTaskCLI(LightningCLI):
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
+        if self.subcommand == "fit":
+            monitor_without_validation(config)
         if self.subcommand == "fit" and self._checkpoint is not None:
             self._continue_run(config, Path(config.ckpt_path), self._checkpoint)
 

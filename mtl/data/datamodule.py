@@ -368,7 +368,18 @@ class MultiTaskDataModule(L.LightningDataModule):
         seen: dict[str, str] = {}
         for name, t in self.tasks.items():
             corrupted = (t.type, t.corruption) if t.self_supervised else None  # its own input
-            key = repr((t.source, t.splits.get("train"), t.text, t.text_pair, t.max_length, t.max_train_examples, corrupted))
+            key = repr(
+                (
+                    t.source,
+                    t.splits.get("train"),
+                    t.shuffle_seed,
+                    t.text,
+                    t.text_pair,
+                    t.max_length,
+                    t.max_train_examples,
+                    corrupted,
+                )
+            )
             groups[name] = seen.setdefault(key, name)
         return groups
 

@@ -8,11 +8,12 @@ dropped with a logged warning; a missing label is an error.
 from __future__ import annotations
 
 import glob
+import inspect
 import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import datasets
@@ -21,6 +22,7 @@ from datasets.exceptions import DatasetGenerationError
 from mtl.data.conllu import load_conllu
 from mtl.data.errors import DataError
 from mtl.data.file_check import find_problem
+from mtl.data.split_slice import SplitSlice, parse_split, seeded_order
 from mtl.data.synthetic import load_synthetic
 from mtl.data.task import Task
 
@@ -68,9 +70,11 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
 def _load_task_splits(task: Task) -> datasets.DatasetDict:
     _check_declaration(task)
     _check_files_exist(task)
+    parts = {role: parse_split(spec, f"task '{task.name}': `splits: {role}:`") for role, spec in task.splits.items()}
     loaded = _load(task)
     result = {}
-    for role, split in task.splits.items():
+    for role, part in parts.items():
+        split = part.name
         if split not in loaded:
             raise DataError(
                 f"task '{task.name}': split '{split}' (for {role}) not found in {_describe(task)}; "
@@ -83,6 +87,8 @@ def _load_task_splits(task: Task) -> datasets.DatasetDict:
                 _file_problem(task, [split])
                 or f"task '{task.name}': split '{split}' (from {origin}) has no rows; check data_files / splits"
             )
+        ds = _part(task, role, part, ds)
+        ds = _with_fields(task, split, ds)
         _check_columns(task, split, ds)
         if role == "train" and task.max_train_examples is not None:
             ds = ds.select(range(min(task.max_train_examples, len(ds))))
@@ -105,6 +111,30 @@ def _load_task_splits(task: Task) -> datasets.DatasetDict:
     if not task.self_supervised:
         _warn_unseen_labels(task, result)
     return datasets.DatasetDict(result)
+
+
+def _part(task: Task, role: str, part: SplitSlice, ds: datasets.Dataset) -> datasets.Dataset:
+    """The rows of ``ds`` that ``role`` reads: in the task's seeded order when it has a
+    ``shuffle_seed``, then cut to the slice."""
+    if task.shuffle_seed is not None:
+        ds = ds.select(seeded_order(len(ds), task.shuffle_seed))
+    if not part.sliced:
+        return ds
+    rows = part.rows(len(ds))
+    if len(rows) == 0:
+        raise DataError(
+            f"task '{task.name}': `splits: {role}: {task.splits[role]}` selects no row of split '{part.name}' "
+            f"({len(ds)} rows); widen the slice"
+        )
+    return ds.select(rows)
+
+
+def _with_fields(task: Task, split: str, ds: datasets.Dataset) -> datasets.Dataset:
+    """``ds`` with nested fields as columns (``labels.label``) when a column option names one."""
+    named = [c for c in (task.text, task.text_pair, task.label) if c]
+    if all(c in ds.column_names or "." not in c for c in named):
+        return ds
+    return ds.flatten()
 
 
 def infer_labels(task: Task, train_split: datasets.Dataset) -> list[str]:
@@ -202,15 +232,19 @@ def _check_files_exist(task: Task) -> None:
                 )
 
 
+#: ``source.path`` values read by the toolkit's own readers, and the reader of each.
+READERS: dict[str, Callable[..., datasets.DatasetDict]] = {"conllu": load_conllu, "synthetic": load_synthetic}
+
+
 def _load(task: Task) -> datasets.DatasetDict:
     source = dict(task.source)
+    reader = READERS.get(source["path"])
+    if reader is not None:
+        _check_reader_keys(task, reader)
     try:
-        if source["path"] == "conllu":
+        if reader is not None:
             source.pop("path")
-            loaded = load_conllu(**source)
-        elif source["path"] == "synthetic":
-            source.pop("path")
-            loaded = load_synthetic(**source)
+            loaded = reader(**source)
         else:
             loaded = datasets.load_dataset(**source)
     except DataError as e:
@@ -235,9 +269,22 @@ def _load(task: Task) -> datasets.DatasetDict:
     if not isinstance(loaded, datasets.DatasetDict):
         raise DataError(
             f"task '{task.name}': source {task.source!r} gave a {type(loaded).__name__}, not a DatasetDict; "
-            f"remove `split` / `streaming` from `source:` and select splits with `splits:`"
+            f"remove `split` / `streaming` from `source:` and select (and slice) splits with `splits:`, "
+            f"e.g. `splits: {{train: 'train[:90%]', validation: 'train[90%:]'}}` with a `shuffle_seed:`"
         )
     return loaded
+
+
+def _check_reader_keys(task: Task, reader: Callable[..., datasets.DatasetDict]) -> None:
+    """A key of ``source:`` that the toolkit's reader does not take is named with its options."""
+    options = [p for p in inspect.signature(reader).parameters]
+    unknown = [k for k in task.source if k != "path" and k not in options]
+    if unknown:
+        hint = "; select and slice splits with `splits:` (e.g. validation: 'train[90%:]')" if "split" in unknown else ""
+        raise DataError(
+            f"task '{task.name}': `source:` key(s) {unknown} are not options of the {task.source['path']!r} reader "
+            f"(its options: {options}){hint}"
+        )
 
 
 def _file_problem(task: Task, splits: list[str] | None = None) -> str | None:
@@ -272,9 +319,11 @@ def _check_columns(task: Task, split: str, ds: datasets.Dataset) -> None:
     for field_name in ("text", "text_pair") if task.self_supervised else ("text", "text_pair", "label"):
         column = getattr(task, field_name)
         if column is not None and column not in ds.column_names:
+            fields = ds.flatten().column_names  # nested fields as a.b
+            nested = " (nested fields as a.b)" if any("." in f for f in fields) else ""
             raise DataError(
                 f"task '{task.name}': column '{column}' not found in split '{split}' (from {_describe(task, split)}); "
-                f"available columns: {ds.column_names}; set `{field_name}:` to one of them"
+                f"available columns{nested}: {fields}; set `{field_name}:` to one of them"
             )
 
 

@@ -59,12 +59,20 @@ class Task:
             ``data_dir`` (local copies of a hub dataset); ``{data_dir}`` in its strings
             (and in ``source``'s) is replaced by that folder. Name columns as the hub
             version does (csv ``column_names``), so the other fields fit both.
-        text: column holding the input text (or word list, for tagging).
+        text: column holding the input text (or word list, for tagging); a nested field
+            is named by its path, ``translation.en`` (so are ``text_pair`` and ``label``).
         text_pair: column holding the second text of a sentence pair, if any.
-        label: column holding the target.
+        label: column holding the target, e.g. ``label`` or ``labels.label``.
         labels: the label names, in index order. Inferred from the training split when
             omitted (integers sorted numerically, strings alphabetically).
-        splits: role (``train``, ``validation``, ``test``) to split name in the source.
+        splits: role (``train``, ``validation``, ``test``) to split name in the source,
+            optionally sliced as ``datasets`` slices: ``{train: "train[:90%]", validation:
+            "train[90%:]"}``, ``"train[:1000]"``, ``"train[-500:]"`` (see
+            :mod:`mtl.data.split_slice`). A run with no ``validation`` role in any task
+            keeps its last weights (no checkpoint is ranked by ``val/average``).
+        shuffle_seed: put each source split in this seeded order before slicing it (the
+            same order for every role and process, so slices of one split never overlap;
+            also a random ``max_train_examples`` subset); ``None`` keeps the file order.
         max_length: sub-word tokens kept per example, special tokens included.
         max_train_examples: use only the first N training examples (quick runs).
         corruption: for ``denoising`` and ``mlm``: masking, deletion and local shuffling
@@ -87,6 +95,7 @@ class Task:
     labels: list[str] | None = None
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation"})
     max_length: int = 128
+    shuffle_seed: int | None = None
     max_train_examples: int | None = None
     corruption: Corruption | None = None
     head: HeadSpec | None = None
