@@ -212,6 +212,12 @@ class MultiTaskCLI(LightningCLI):
         errors = head_task_errors(config)  # before a run directory or a W&B run exists
         if errors:
             raise ConfigError("\n       ".join(errors))
+        if self.subcommand in ("test", "predict") and not config.get("ckpt_path"):
+            raise ConfigError(
+                f"mtl {self.subcommand} needs trained weights and none were given: add --ckpt_path "
+                f"runs/<run>/version_N/checkpoints/last.ckpt (or a best-*.ckpt); without them it would "
+                f"{'predict' if self.subcommand == 'predict' else 'score'} with random weights"
+            )
         if self.subcommand in ("validate", "test", "predict"):
             follow_checkpoint(config, f"mtl {self.subcommand}", self._checkpoint)  # its labels and tokenizer
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):

@@ -79,6 +79,22 @@ def test_yaml_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
     assert_nothing_created(tmp_path)
 
 
+@pytest.mark.parametrize("subcommand", ["test", "predict"])
+def test_test_and_predict_without_trained_weights_are_refused(tmp_path: Path, subcommand: str) -> None:
+    config = write_config(tmp_path)
+    (tmp_path / "inputs.txt").write_text("hello world\n", encoding="utf-8")
+    done = mtl(subcommand, "-c", str(config), "--data.predict_file=inputs.txt", cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr[-3000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        f"error: mtl {subcommand} needs trained weights and none were given: add --ckpt_path "
+        "runs/<run>/version_N/checkpoints/last.ckpt (or a best-*.ckpt); without them it would "
+        f"{'predict' if subcommand == 'predict' else 'score'} with random weights"
+    ], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert_nothing_created(tmp_path)
+
+
 def test_misspelt_task_key_names_file_line_task_and_the_right_key(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     config.write_text(config.read_text() + "      lable: label\n", encoding="utf-8")
