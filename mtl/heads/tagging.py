@@ -16,11 +16,15 @@ from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
 from mtl.heads.base import TaskHead
 from mtl.heads.mlp import MLP
+from mtl.heads.span_f1 import SpanF1, span_scheme
 from mtl.heads.word_bytes import WordBytesCNN
 
-_METRICS: dict[str, Callable[[int], Metric]] = {
-    "accuracy": lambda n: MulticlassAccuracy(num_classes=n, average="micro"),
-    "f1": lambda n: MulticlassF1Score(num_classes=n, average="macro"),
+_METRICS: dict[str, Callable[[list[str]], Metric]] = {
+    "accuracy": lambda tags: MulticlassAccuracy(num_classes=len(tags), average="micro", ignore_index=IGNORE_INDEX),
+    "f1": lambda tags: MulticlassF1Score(num_classes=len(tags), average="macro", ignore_index=IGNORE_INDEX),
+    "span_f1": lambda tags: SpanF1(tags, value="f1"),
+    "span_precision": lambda tags: SpanF1(tags, value="precision"),
+    "span_recall": lambda tags: SpanF1(tags, value="recall"),
 }
 
 
@@ -32,7 +36,11 @@ class TaggingHead(TaskHead):
     sub-words, at special tokens and at padding, and marks the first sub-words in
     ``batch["word_starts"]``. Loss is cross-entropy over the labelled positions
     (``ignore_index=-100``). Metrics, over labelled positions only: ``"accuracy"``
-    (token accuracy, micro) and ``"f1"`` (macro over tags); the first is primary.
+    (token accuracy, micro), ``"f1"`` (macro over tags), and for entity tags (BIO or
+    BIOES, like ``B-PER``, ``I-PER``, ``O``) ``"span_f1"``, ``"span_precision"`` and
+    ``"span_recall"``: micro over entities, an entity counting when its exact span and
+    type match (CoNLL, as seqeval's strict mode; :class:`~mtl.heads.span_f1.SpanF1`).
+    The first is primary.
 
     Args:
         in_dim: the encoder's ``out_dim``.
@@ -70,6 +78,11 @@ class TaggingHead(TaskHead):
             raise ValueError(f"{name}: word_features must be >= 0 (0 for none), got {word_features}")
         self._set_metrics(metrics, _METRICS)
         self.labels = list(labels)
+        if any(m.startswith("span_") for m in self.metric_names):
+            try:
+                span_scheme(self.labels)
+            except ValueError as error:
+                raise ValueError(f"{name}(metrics={self.metric_names}): {error}") from None
         self.word_bytes = WordBytesCNN(word_features) if word_features > 0 else None
         self.mlp = MLP(in_dim + word_features, len(labels), hidden_dim, 1, activation, dropout)
 
@@ -97,15 +110,14 @@ class TaggingHead(TaskHead):
 
     def make_metrics(self) -> MetricCollection:
         """Fresh metrics, keyed by the names given in ``metrics``."""
-        n = len(self.labels)
-        return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
+        return MetricCollection({m: _METRICS[m](self.labels) for m in self.metric_names})
 
     def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        """Predicted and true tag indices at the labelled positions, both ``(N,)``."""
-        target = batch["labels"].reshape(-1)  # (B*T,)
-        preds = logits.detach().argmax(dim=-1).reshape(-1)  # (B*T,)
-        keep = target != IGNORE_INDEX
-        return preds[keep], target[keep]
+        """Predicted and true tag indices, both ``(B, T)``; the target keeps ``-100`` at
+        unlabelled positions, which every metric ignores (span metrics read each row's
+        labelled positions, in order, as its words)."""
+        preds = logits.detach().argmax(dim=-1)  # (B, T)
+        return preds, batch["labels"]  # (B, T), (B, T)
 
     def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """Per example, the predicted tag name of each word, in order (read at the
