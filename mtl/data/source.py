@@ -7,17 +7,20 @@ dropped with a logged warning; a missing label is an error.
 
 from __future__ import annotations
 
+import difflib
 import glob
+import inspect
 import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import datasets
 from datasets.exceptions import DatasetGenerationError
 
+from mtl.data.columns import load_columns
 from mtl.data.conllu import load_conllu
 from mtl.data.errors import DataError
 from mtl.data.file_check import find_problem
@@ -30,7 +33,14 @@ logger = logging.getLogger(__name__)
 ROLES = ("train", "validation", "test")
 
 #: ``source.path`` values whose ``data_files`` are local files (relative to the working directory).
-LOCAL_BUILDERS = ("csv", "json", "parquet", "text", "arrow", "pandas", "xml", "conllu")
+LOCAL_BUILDERS = ("csv", "json", "parquet", "text", "arrow", "pandas", "xml", "conllu", "columns")
+
+#: ``source.path`` values read by our own loaders, called with the rest of the source.
+OWN_LOADERS: dict[str, Callable[..., datasets.DatasetDict]] = {
+    "conllu": load_conllu,
+    "columns": load_columns,
+    "synthetic": load_synthetic,
+}
 
 _SHOWN_VALUES = 20
 #: How ``datasets`` reports a split with no rows.
@@ -42,8 +52,9 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
 
     Args:
         task: the declaration; ``task.source`` goes to ``datasets.load_dataset``, or, when
-            its ``path`` is ``conllu`` or ``synthetic``, without ``path`` to
-            :func:`mtl.data.conllu.load_conllu` or :func:`mtl.data.synthetic.load_synthetic`.
+            its ``path`` is ``conllu``, ``columns`` or ``synthetic``, without ``path`` to
+            :func:`mtl.data.conllu.load_conllu`, :func:`mtl.data.columns.load_columns` or
+            :func:`mtl.data.synthetic.load_synthetic` (:data:`OWN_LOADERS`).
 
     Returns:
         One ``Dataset`` per role of ``task.splits`` (``train``, ``validation``, ``test``),
@@ -205,12 +216,11 @@ def _check_files_exist(task: Task) -> None:
 def _load(task: Task) -> datasets.DatasetDict:
     source = dict(task.source)
     try:
-        if source["path"] == "conllu":
-            source.pop("path")
-            loaded = load_conllu(**source)
-        elif source["path"] == "synthetic":
-            source.pop("path")
-            loaded = load_synthetic(**source)
+        loader = OWN_LOADERS.get(source["path"])
+        if loader is not None:
+            path = source.pop("path")
+            _check_keys(loader, path, source)
+            loaded = loader(**source)
         else:
             loaded = datasets.load_dataset(**source)
     except DataError as e:
@@ -238,6 +248,24 @@ def _load(task: Task) -> datasets.DatasetDict:
             f"remove `split` / `streaming` from `source:` and select splits with `splits:`"
         )
     return loaded
+
+
+def _check_keys(loader: Callable[..., Any], path: str, source: dict[str, Any]) -> None:
+    """The source's keys must be the loader's arguments, its required ones all given."""
+    parameters = inspect.signature(loader).parameters
+    for key in source:
+        if key not in parameters:
+            close = difflib.get_close_matches(key, parameters, n=1, cutoff=0.5)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            raise DataError(
+                f"unknown key `{key}` in `source:` for path '{path}'; {hint}"
+                f"the keys it takes: {sorted(parameters)}; rename or remove `{key}`"
+            )
+    missing = [name for name, p in parameters.items() if p.default is p.empty and name not in source]
+    if missing:
+        raise DataError(
+            f"`source:` for path '{path}' needs {', '.join(f'`{m}`' for m in missing)}; see {loader.__module__}.{loader.__name__}"
+        )
 
 
 def _file_problem(task: Task, splits: list[str] | None = None) -> str | None:
