@@ -256,10 +256,10 @@ def _check_keys(loader: Callable[..., Any], path: str, source: dict[str, Any]) -
     for key in source:
         if key not in parameters:
             close = difflib.get_close_matches(key, parameters, n=1, cutoff=0.5)
-            hint = f"did you mean `{close[0]}`? " if close else ""
+            hint = f"did you mean '{close[0]}'? " if close else ""
             raise DataError(
-                f"unknown key `{key}` in `source:` for path '{path}'; {hint}"
-                f"the keys it takes: {sorted(parameters)}; rename or remove `{key}`"
+                f"unknown key '{key}' in `source:` for path '{path}'; {hint}"
+                f"the keys it takes: {sorted(parameters)}; rename or remove '{key}'"
             )
     missing = [name for name, p in parameters.items() if p.default is p.empty and name not in source]
     if missing:

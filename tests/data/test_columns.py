@@ -167,7 +167,10 @@ def test_task_reads_a_column_source(tmp_path: Path) -> None:
     ("source", "message"),
     [
         ({"columns": ["tokens", "_", "ner"]}, r"ner\.tsv:1: line '## file header' has 1 .*set `comment: '#'`"),
-        ({"columns": ["tokens", "ner"], "sep": " "}, r"unknown key `sep` in `source:` .*did you mean `separator`\?"),
+        (
+            {"columns": ["tokens", "ner"], "sep": " "},
+            r"unknown key 'sep' in `source:` for path 'columns'; did you mean 'separator'\?",
+        ),
         ({}, r"`source:` for path 'columns' needs `columns`"),
         ({"columns": ["tokens", "ner"], "comment": "##"}, r"ner\.tsv:4: line 'EU\\tNNP\\tB-ORG' has 3 .* to 3 names"),
     ],
