@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
-from datasets.exceptions import DatasetGenerationError
 
 from mtl.data.errors import DataError
+from mtl.data.file_splits import load_file_splits
 
 #: The columns of a CoNLL-U word line, in file order.
 FIELDS = ("id", "form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")
@@ -82,7 +82,7 @@ def load_conllu(data_files: dict[str, str | list[str]] | str | list[str]) -> dat
     """Load CoNLL-U files as a ``DatasetDict``, cached by the ``datasets`` library.
 
     The cache key covers each file's resolved path, size and modification time, so an
-    edited file is read again.
+    edited file is read again (see :func:`mtl.data.file_splits.load_file_splits`).
 
     Args:
         data_files: split name to one file or a list of files (read in order); a bare file
@@ -94,39 +94,7 @@ def load_conllu(data_files: dict[str, str | list[str]] | str | list[str]) -> dat
     Raises:
         DataError: a file is missing, malformed, or holds no sentence.
     """
-    if isinstance(data_files, (str, os.PathLike, list)):
-        data_files = {"train": data_files}
-    splits = {}
-    for split, files in data_files.items():
-        paths = [str(Path(f).resolve()) for f in ([files] if isinstance(files, (str, os.PathLike)) else files)]
-        for p in paths:
-            if not os.path.isfile(p):
-                raise DataError(f"CoNLL-U file not found: {p} (split '{split}'); check data_files")
-        stamps = [(os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths]
-        try:
-            splits[split] = datasets.Dataset.from_generator(
-                _read_files,
-                features=FEATURES,
-                gen_kwargs={"paths": paths, "stamps": stamps},
-                split=datasets.NamedSplit(split),
-            )
-        except DatasetGenerationError as e:  # the library wraps what the generator raised
-            cause = e.__cause__ or e.__context__
-            if isinstance(cause, DataError):
-                raise DataError(str(cause)) from cause
-            raise
-        except ValueError as e:
-            if "corresponds to no data" not in str(e):
-                raise
-            raise DataError(f"split '{split}' (from {', '.join(paths)}) has no rows; check data_files / splits") from e
-    return datasets.DatasetDict(splits)
-
-
-def _read_files(paths: list[str], stamps: list[tuple[int, int]]) -> Iterator[dict]:
-    """Generator for ``Dataset.from_generator``; ``stamps`` only keys the cache."""
-    del stamps
-    for path in paths:
-        yield from read_conllu(path)
+    return load_file_splits(data_files, read_conllu, FEATURES, "CoNLL-U")
 
 
 def _parse_line(line: str, path: Path, number: int) -> list[str] | None:

@@ -65,7 +65,7 @@ def _files(source: dict[str, Any], files: dict[str, list[str]], splits: list[str
             matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
             for match in matches:
                 kind = _BY_EXTENSION.get(Path(match).suffix.lower()) if folder else path
-                if kind in ("csv", "json", "text", "conllu") and os.path.isfile(match):
+                if kind in ("csv", "json", "text", "conllu", "columns") and os.path.isfile(match):
                     shown = name if match == full else os.path.relpath(match, base)
                     yield split, shown, match, kind
 

@@ -7,6 +7,7 @@ dropped with a logged warning; a missing label is an error.
 
 from __future__ import annotations
 
+import difflib
 import glob
 import inspect
 import logging
@@ -19,6 +20,7 @@ from typing import Any
 import datasets
 from datasets.exceptions import DatasetGenerationError
 
+from mtl.data.columns import load_columns
 from mtl.data.conllu import load_conllu
 from mtl.data.errors import DataError
 from mtl.data.file_check import find_problem
@@ -32,7 +34,14 @@ logger = logging.getLogger(__name__)
 ROLES = ("train", "validation", "test")
 
 #: ``source.path`` values whose ``data_files`` are local files (relative to the working directory).
-LOCAL_BUILDERS = ("csv", "json", "parquet", "text", "arrow", "pandas", "xml", "conllu")
+LOCAL_BUILDERS = ("csv", "json", "parquet", "text", "arrow", "pandas", "xml", "conllu", "columns")
+
+#: ``source.path`` values read by our own loaders, called with the rest of the source.
+OWN_LOADERS: dict[str, Callable[..., datasets.DatasetDict]] = {
+    "conllu": load_conllu,
+    "columns": load_columns,
+    "synthetic": load_synthetic,
+}
 
 _SHOWN_VALUES = 20
 #: How ``datasets`` reports a split with no rows.
@@ -44,8 +53,9 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
 
     Args:
         task: the declaration; ``task.source`` goes to ``datasets.load_dataset``, or, when
-            its ``path`` is ``conllu`` or ``synthetic``, without ``path`` to
-            :func:`mtl.data.conllu.load_conllu` or :func:`mtl.data.synthetic.load_synthetic`.
+            its ``path`` is ``conllu``, ``columns`` or ``synthetic``, without ``path`` to
+            :func:`mtl.data.conllu.load_conllu`, :func:`mtl.data.columns.load_columns` or
+            :func:`mtl.data.synthetic.load_synthetic` (:data:`OWN_LOADERS`).
 
     Returns:
         One ``Dataset`` per role of ``task.splits`` (``train``, ``validation``, ``test``),
@@ -232,19 +242,14 @@ def _check_files_exist(task: Task) -> None:
                 )
 
 
-#: ``source.path`` values read by the toolkit's own readers, and the reader of each.
-READERS: dict[str, Callable[..., datasets.DatasetDict]] = {"conllu": load_conllu, "synthetic": load_synthetic}
-
-
 def _load(task: Task) -> datasets.DatasetDict:
     source = dict(task.source)
-    reader = READERS.get(source["path"])
-    if reader is not None:
-        _check_reader_keys(task, reader)
     try:
-        if reader is not None:
-            source.pop("path")
-            loaded = reader(**source)
+        loader = OWN_LOADERS.get(source["path"])
+        if loader is not None:
+            path = source.pop("path")
+            _check_keys(loader, path, source)
+            loaded = loader(**source)
         else:
             loaded = datasets.load_dataset(**source)
     except DataError as e:
@@ -275,15 +280,23 @@ def _load(task: Task) -> datasets.DatasetDict:
     return loaded
 
 
-def _check_reader_keys(task: Task, reader: Callable[..., datasets.DatasetDict]) -> None:
-    """A key of ``source:`` that the toolkit's reader does not take is named with its options."""
-    options = [p for p in inspect.signature(reader).parameters]
-    unknown = [k for k in task.source if k != "path" and k not in options]
-    if unknown:
-        hint = "; select and slice splits with `splits:` (e.g. validation: 'train[90%:]')" if "split" in unknown else ""
+def _check_keys(loader: Callable[..., Any], path: str, source: dict[str, Any]) -> None:
+    """The source's keys must be the loader's arguments, its required ones all given."""
+    parameters = inspect.signature(loader).parameters
+    for key in source:
+        if key not in parameters:
+            close = difflib.get_close_matches(key, parameters, n=1, cutoff=0.5)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            if key == "split":
+                hint = "select and slice splits with `splits:` (e.g. validation: 'train[90%:]'); "
+            raise DataError(
+                f"unknown key '{key}' in `source:` for path '{path}'; {hint}"
+                f"the keys it takes: {sorted(parameters)}; rename or remove '{key}'"
+            )
+    missing = [name for name, p in parameters.items() if p.default is p.empty and name not in source]
+    if missing:
         raise DataError(
-            f"task '{task.name}': `source:` key(s) {unknown} are not options of the {task.source['path']!r} reader "
-            f"(its options: {options}){hint}"
+            f"`source:` for path '{path}' needs {', '.join(f'`{m}`' for m in missing)}; see {loader.__module__}.{loader.__name__}"
         )
 
 

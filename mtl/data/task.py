@@ -54,7 +54,13 @@ class Task:
             (``{"path": "nyu-mll/glue", "name": "sst2"}``) or a local builder
             (``{"path": "csv", "data_files": {...}, "delimiter": "\\t"}``). ``path: conllu``
             reads Universal Dependencies files (see :mod:`mtl.data.conllu`);
-            ``path: synthetic`` generates the demo corpus (see :mod:`mtl.data.synthetic`).
+            ``path: columns`` reads one-token-per-line files such as CoNLL-2003 NER:
+            ``{"path": "columns", "data_files": {...}, "columns": ["tokens", "_", "ner"]}``
+            gives list columns ``tokens`` and ``ner`` (``_`` skips a field), with
+            ``separator`` (tab; ``null``: any whitespace), ``comment`` (a line prefix to
+            skip), ``document_marker`` (``-DOCSTART-``) and ``encoding`` (see
+            :mod:`mtl.data.columns`); ``path: synthetic`` generates the demo corpus (see
+            :mod:`mtl.data.synthetic`).
         local_source: used instead of ``source`` when the data module is given a
             ``data_dir`` (local copies of a hub dataset); ``{data_dir}`` in its strings
             (and in ``source``'s) is replaced by that folder. Name columns as the hub

@@ -76,7 +76,8 @@ def test_conllu_source_with_a_split_key_names_the_splits_option(shared_data: Pat
         source={"path": "conllu", "data_files": train_file, "split": "train"},
     )
     with pytest.raises(
-        DataError, match=r"task 'upos': `source:` key\(s\) \['split'\] are not options of the 'conllu' reader .*`splits:`"
+        DataError,
+        match=r"task 'upos': unknown key 'split' in `source:` for path 'conllu'; select and slice splits with `splits:`",
     ):
         load_task_splits(task)
 
