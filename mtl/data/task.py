@@ -18,6 +18,10 @@ TaskType = Literal["classification", "multilabel", "regression", "tagging", "den
 #: the tokenizer's vocabulary, and the encoder reads a corrupted copy of the text.
 SELF_SUPERVISED = ("denoising", "mlm")
 
+#: A value of ``source:``. Not ``Any``: the config parser reads an ``Any`` string as YAML
+#: again, so ``comment: "##"`` would arrive as ``None`` and ``"[1, 2]"`` as a list.
+SourceValue = str | int | float | bool | None | list | dict
+
 #: A task's head as the data side sees it: built later by the model from the encoder's
 #: ``out_dim`` and the task's labels (a :class:`mtl.heads.TaskHead`, not imported here).
 HeadSpec = Callable[[int, list[str]], nn.Module]
@@ -93,8 +97,8 @@ class Task:
 
     name: str
     type: TaskType | None = None
-    source: dict[str, Any] = field(default_factory=dict)
-    local_source: dict[str, Any] | None = None
+    source: dict[str, SourceValue] = field(default_factory=dict)
+    local_source: dict[str, SourceValue] | None = None
     text: str = "text"
     text_pair: str | None = None
     label: str = "label"
