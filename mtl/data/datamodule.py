@@ -10,6 +10,7 @@ from typing import Any
 import datasets
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
@@ -32,8 +33,10 @@ from mtl.data.tokenizer import (
     special_ids,
     tokenizer_digest,
 )
+from mtl.data.words_without_subword import WordsWithoutSubword, count_words_without_subword
 
 log = logging.getLogger(__name__)
+warn = rank_zero_only(log.warning)
 
 PREDICT_TASK = "predict"
 
@@ -52,6 +55,9 @@ class MultiTaskDataModule(L.LightningDataModule):
     After preparation ``tokenizer_path`` names the ``tokenizer.json`` in use (callbacks copy
     it into the run directory); after ``setup("predict")`` ``predict_rows`` holds the rows
     of ``predict_file`` (the prediction writer prints their text beside the predictions).
+    ``words_without_subword`` holds, by task and split, the labelled words that produce
+    no sub-word token (said once in a warning when the split is encoded; see
+    :mod:`mtl.data.words_without_subword`).
 
     Args:
         tasks: the task declarations (see :class:`mtl.data.Task`).
@@ -136,6 +142,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self._tokenizer_sha256 = ""  # of self.tokenizer, set with it (see _use_tokenizer)
         self._special_ids = SpecialIds()  # likewise
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
+        self.words_without_subword: dict[str, dict[str, WordsWithoutSubword]] = {}
         self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
         self._train_position: dict[str, int] | None = None  # restored, for the next training loader
@@ -390,7 +397,15 @@ class MultiTaskDataModule(L.LightningDataModule):
         encoded = self.encoded.setdefault(name, {})
         if role not in encoded:
             encoded[role] = encode_split(self.raw[name][role], self.tasks[name], self.tokenizer, self.labels[name], role)
+            self._say_words_without_subword(name, role)
         return encoded[role]
+
+    def _say_words_without_subword(self, name: str, role: str) -> None:
+        said = self.words_without_subword.setdefault(name, {})
+        found = count_words_without_subword(self.encoded[name][role], name, role)
+        if found is not None and role not in said:  # once, even when encoded again with rank 0's tokenizer
+            said[role] = found
+            warn(found.line())
 
     def _eval_loaders(self, names: list[str], role: str) -> list[DataLoader]:
         """One loader of length-sorted batches per task (see :func:`evaluation_loaders`)."""

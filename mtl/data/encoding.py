@@ -24,7 +24,11 @@ class TaskEncoder:
     For tagging, the first sub-word of every word carries the word's label; the others
     get ``IGNORE_INDEX``. ``word_starts`` marks those first sub-words, for decoding, and
     ``word_bytes`` holds the word's spelling there (:func:`word_bytes`), for heads that
-    read it.
+    read it. ``words_without_subword`` counts a labelled row's words that the tokenizer
+    turns into no token at all (a space, a character its normaliser drops), and
+    ``word_without_subword`` spells the first of them: such a word has no position, so
+    its label is neither trained on nor scored (see :mod:`mtl.data.words_without_subword`;
+    words cut at ``max_length`` are not counted).
     """
 
     def __init__(
@@ -41,6 +45,7 @@ class TaskEncoder:
         self.tokenizer.no_padding()
         self.word_tokenizer = word_by_word(self.tokenizer)  # for columns of pre-split words
         self.word_bytes = (WORD_BYTES_HEAD, WORD_BYTES_TAIL)  # part of the cache fingerprint
+        self.lists_words_without_subword = True  # likewise: a cache without that column is not reused
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
         task = self.task
@@ -69,6 +74,9 @@ class TaskEncoder:
                 pairs = [self._tags(e.word_ids, v) for e, v in zip(encodings, values)]
                 out["labels"] = [labels for labels, _ in pairs]
                 out["word_starts"] = [starts for _, starts in pairs]
+                lost = [without_subword(e, list(words)) for e, words in zip(encodings, texts)]
+                out["words_without_subword"] = [len(words) for words in lost]  # scalar columns: an all-empty
+                out["word_without_subword"] = [words[0] if words else "" for words in lost]  # list has no type
             else:
                 out["labels"] = [self._label(v) for v in values]
         elif task.type == "tagging":
@@ -153,6 +161,14 @@ def word_bytes(word_ids: list[int | None], words: list[str]) -> list[list[int]]:
             out.append([])
         previous = word
     return out
+
+
+def without_subword(encoding: Any, words: list[str]) -> list[str]:
+    """The words of the encoding's first text that got no token, among those it read: all
+    words when the text was read whole, those before the last word read when it was cut."""
+    read = {w for w in _first_segment(encoding) if w is not None}
+    end = len(words) if not encoding.overflowing else max(read, default=-1)
+    return [str(words[i]) for i in range(end) if i not in read]
 
 
 def _word_starts(word_ids: list[int | None]) -> list[int]:
