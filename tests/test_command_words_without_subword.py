@@ -7,23 +7,15 @@ import csv
 import json
 from pathlib import Path
 
-from command import mtl
+from command import mtl, one_task_config
 
-CONFIG = """\
-seed_everything: 0
-trainer: {max_epochs: 1, enable_progress_bar: false, enable_model_summary: false, log_every_n_steps: 1}
-model:
-  encoder: {class_path: mtl.encoders.LSTMEncoder, init_args: {embed_dim: 8, hidden_dim: 8, num_layers: 1}}
-data:
-  batch_size: 2
-  tokenizer: {kind: wordpiece, vocab_size: 60, min_frequency: 1}
-  tasks:
-    - name: chars
-      head: {class_path: mtl.heads.TaggingHead}
-      source: {path: json, data_files: {train: train.jsonl, validation: validation.jsonl}}
-      text: tokens
-      label: tags
-"""
+TASK = {
+    "name": "chars",
+    "head": {"class_path": "mtl.heads.TaggingHead"},
+    "source": {"path": "json", "data_files": {"train": "train.jsonl", "validation": "validation.jsonl"}},
+    "text": "tokens",
+    "label": "tags",
+}
 
 
 def rows(sentences: list[str]) -> str:
@@ -35,7 +27,7 @@ def test_words_without_a_subword_are_said_once_and_logged(tmp_path: Path) -> Non
     train = ["ab cd", "a b", "abc", "dcba"] * 3  # 12 rows, 45 characters, 6 spaces
     (tmp_path / "train.jsonl").write_text(rows(train))
     (tmp_path / "validation.jsonl").write_text(rows(["ab c", "dd"]))  # 6 characters, 1 space
-    (tmp_path / "tiny.yaml").write_text(CONFIG)
+    (tmp_path / "tiny.yaml").write_text(one_task_config(TASK, log_every_n_steps=1))
     done = mtl("fit", "-c", "tiny.yaml", cwd=tmp_path, timeout=300, env={"OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-3000:]
     output = done.stdout + done.stderr

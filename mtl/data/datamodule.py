@@ -22,7 +22,14 @@ from mtl.data.evaluation_loaders import (
     evaluation_loaders,
 )
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan
-from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
+from mtl.data.predict_inputs import (
+    PredictWords,
+    check_word_lists,
+    input_words,
+    read_predict_inputs,
+    say_attached_punctuation,
+    say_what_inputs_lose,
+)
 from mtl.data.run_tokenizer import run_tokenizer, training_text
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
@@ -77,8 +84,13 @@ class MultiTaskDataModule(L.LightningDataModule):
             ``mtl`` command does unless ``data.seed`` is given.
         predict_file: inputs for ``mtl predict``: ``.jsonl``/``.json``, ``.csv``/``.tsv``
             (header row), or plain text with one input per line (column ``text``).
-        predict_text: column of ``predict_file`` holding the text.
+        predict_text: column of ``predict_file`` holding the text. In a ``.jsonl`` file a
+            list of strings is read as the words as given (for tagging; not split again).
         predict_text_pair: column holding a second text, for sentence-pair tasks.
+        predict_words: how a text is split into the words that tagging tasks tag:
+            ``whitespace`` (default; ``Tuesday.`` is one word, and a warning says when
+            words have punctuation attached) or ``punctuation`` (whitespace, and every
+            punctuation character a word of its own: ``on``, ``Tuesday``, ``.``).
         max_train_examples: task name to the number of training rows it uses (its first
             N), over the task's own ``max_train_examples``: a config fragment caps one
             task of an experiment without repeating its declaration.
@@ -105,6 +117,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         predict_file: str | None = None,
         predict_text: str = "text",
         predict_text_pair: str | None = None,
+        predict_words: PredictWords = "whitespace",
         predict_max_length: int | None = None,
         max_train_examples: dict[str, int] | None = None,
     ) -> None:
@@ -134,6 +147,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.predict_file = predict_file
         self.predict_text = predict_text
         self.predict_text_pair = predict_text_pair
+        self.predict_words = predict_words
         self.predict_max_length = predict_max_length
         self.raw: dict[str, datasets.DatasetDict] = {}
         self.labels: dict[str, list[str]] = {}
@@ -330,12 +344,36 @@ class MultiTaskDataModule(L.LightningDataModule):
         if self.predict_file is None:
             raise DataError("no inputs to predict; set data.predict_file to a .jsonl, .csv/.tsv or .txt file")
         columns = [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else [])
-        self.predict_rows = rows = read_predict_inputs(Path(self.predict_file), columns)
+        path = Path(self.predict_file)
+        self.predict_rows = rows = read_predict_inputs(path, columns)
+        tagging = any(task.type == "tagging" for task in self.tasks.values())
+        check_word_lists(rows, path, columns, tagging or self._trained_on_word_lists())
+        if tagging and self.predict_words == "whitespace":
+            say_attached_punctuation(rows, path, self.predict_text)
         limit, limited_by = self._predict_limit()
-        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit)
+        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit, self.predict_words)
         encoded = rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
         say_what_inputs_lose(encoded, Path(self.predict_file), columns, limit, limited_by)
         return encoded
+
+    def _trained_on_word_lists(self) -> bool:
+        return any(
+            isinstance(self.raw[n]["train"].features.get(t.text), (datasets.List, datasets.Sequence))
+            for n, t in self.tasks.items()
+        )
+
+    def predict_input(self, index: int) -> dict[str, Any]:
+        """What the output record of input ``index`` shows of it: ``text`` (and
+        ``text_pair``) as read, and ``words``, the words tagged, when a task tags."""
+        if self.predict_rows is None:
+            return {}
+        row = self.predict_rows[index]
+        shown = {"text": row[self.predict_text]}
+        if self.predict_text_pair is not None:
+            shown["text_pair"] = row[self.predict_text_pair]
+        if any(task.type == "tagging" for task in self.tasks.values()):
+            shown["words"] = input_words(row[self.predict_text], self.predict_words)
+        return shown
 
     def _predict_limit(self) -> tuple[int | None, str]:
         """The most sub-word tokens a prediction input may have, and what sets it:

@@ -11,6 +11,7 @@ from tokenizers import Tokenizer
 from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
+from mtl.data.predict_inputs import PredictWords, input_words
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
 from mtl.data.tokenizer import special_ids, word_by_word
@@ -195,8 +196,9 @@ def encode_split(split: datasets.Dataset, task: Task, tokenizer: Tokenizer, labe
 
 class InputEncoder:
     """Encodes raw inputs for prediction so that every head can read the same batch:
-    words split on whitespace (so tagging heads get ``word_starts``), and the second text
-    of a pair in segment 1 when given.
+    texts split into words as ``split`` says, word lists as given (see
+    :func:`mtl.data.predict_inputs.input_words`; so tagging heads get ``word_starts``), and
+    the second text of a pair in segment 1 when given.
 
     Inputs are read whole unless ``max_length`` (sub-word tokens, special tokens included)
     is given. Besides the encoding, every row gets ``words`` (the first text's word count),
@@ -204,8 +206,10 @@ class InputEncoder:
     ``blank`` (1 when a text is empty or missing: nothing to predict from).
     """
 
-    def __init__(self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int | None) -> None:
-        self.text, self.text_pair = text, text_pair
+    def __init__(
+        self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int | None, split: PredictWords = "whitespace"
+    ) -> None:
+        self.text, self.text_pair, self.split = text, text_pair, split
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         if max_length:
             self.tokenizer.enable_truncation(max_length)
@@ -215,10 +219,10 @@ class InputEncoder:
         self.tokenizer = word_by_word(self.tokenizer)  # inputs are split into words
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
-        firsts = [_words(t) for t in rows[self.text]]
+        firsts = [input_words(t, self.split) for t in rows[self.text]]
         blank = [not words for words in firsts]
         if self.text_pair is not None:
-            seconds = [_words(t) for t in rows[self.text_pair]]
+            seconds = [input_words(t, self.split) for t in rows[self.text_pair]]
             blank = [b or not words for b, words in zip(blank, seconds)]
             encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
         else:
@@ -234,11 +238,6 @@ class InputEncoder:
             "words_read": [len({w for w in _first_segment(e) if w is not None}) for e in encodings],
             "blank": [int(b) for b in blank],
         }
-
-
-def _words(text: Any) -> list[str]:
-    """An input text split on whitespace; a missing value (``None``) has no words."""
-    return [] if text is None else str(text).split()
 
 
 def segment_ids(encoding: Any) -> list[int]:

@@ -264,3 +264,18 @@ def test_words_without_a_subword_are_counted_with_examples(tokenizer: Tokenizer)
         datasets.Dataset.from_dict({"tokens": [["a", "fox"]], "tags": [["A", "A"]]}), t, tokenizer, ["A", "B"], "train"
     )
     assert count_words_without_subword(clean, "t", "train") is None
+
+
+def test_input_encoder_splits_words_as_asked_and_reads_word_lists_as_given(tokenizer: Tokenizer) -> None:
+    from mtl.data.predict_inputs import input_words
+
+    assert input_words("the dog runs.") == ["the", "dog", "runs."]
+    assert input_words("the dog runs.", "punctuation") == ["the", "dog", "runs", "."]
+    assert input_words(["the", "dog runs", "."], "punctuation") == ["the", "dog runs", "."]  # as given
+    assert input_words(None, "punctuation") == []
+    rows = {"text": ["the dog."]}
+    assert InputEncoder(tokenizer, "text", None, None)(rows, [0])["words"] == [2]
+    split = InputEncoder(tokenizer, "text", None, None, "punctuation")(rows, [0])
+    assert split["words"] == [3] and split["word_starts"] == [[0, 1, 1, 1, 0]]
+    given = InputEncoder(tokenizer, "text", None, None, "punctuation")({"text": [["the", "dog."]]}, [0])
+    assert given["words"] == [2] and given["word_starts"] == [[0, 1, 1, 0, 0]]
