@@ -12,6 +12,7 @@ from torch import Tensor
 from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.sum import Sum
 from mtl.balancers.weighting import Weighting
+from mtl.callbacks.data_summary import DataSummary
 from mtl.callbacks.word_vector_coverage import WordVectorCoverage
 from mtl.contracts import SpecialIds, TaskBatch
 from mtl.encoders.base import Encoder
@@ -164,7 +165,8 @@ class MultiTaskModule(L.LightningModule):
         if self._trainer is not None and isinstance(self.step, GradientBalancedStep):
             self.step.take_over_clipping_and_accumulation(self._trainer)
             self.hparams.grad_clip = self.step.grad_clip
-        callbacks: list[L.Callback] = [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
+        callbacks: list[L.Callback] = [DataSummary()]
+        callbacks += [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
         return callbacks + ([WordVectorCoverage()] if self.model.vector_rows is not None else [])
 
     def training_step(self, batch: dict[str, TaskBatch], batch_idx: int) -> Tensor | None:

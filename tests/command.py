@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"  # the demo's tasks, small: about 15 s to fit
@@ -34,3 +37,21 @@ def small_tiny_config(directory: Path, train_rows: int = 96) -> Path:
     path = directory / "tiny.yaml"
     path.write_text(TINY.read_text().replace("train: 400,", f"train: {train_rows},"))
     return path
+
+
+def one_task_config(task: dict[str, Any], **trainer: Any) -> str:
+    """A config of one task (its declaration ``task``, head included) on an 8-wide LSTM,
+    batches of 2, a 60-token WordPiece tokenizer, one epoch; ``trainer`` adds trainer settings."""
+    return yaml.safe_dump(
+        {
+            "seed_everything": 0,
+            "trainer": {"max_epochs": 1, "enable_progress_bar": False, "enable_model_summary": False} | trainer,
+            "model": {
+                "encoder": {
+                    "class_path": "mtl.encoders.LSTMEncoder",
+                    "init_args": {"embed_dim": 8, "hidden_dim": 8, "num_layers": 1},
+                }
+            },
+            "data": {"batch_size": 2, "tokenizer": {"kind": "wordpiece", "vocab_size": 60, "min_frequency": 1}, "tasks": [task]},
+        }
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from command import TINY, mtl
+from command import TINY, mtl, one_task_config
 
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.data.errors import DataError
@@ -236,3 +236,70 @@ def test_encoders_state_their_length_limit_and_inputs_count_their_words() -> Non
     assert whole["words"] == [7, 0, 0, 40] and whole["words_read"] == [7, 0, 0, 40] and whole["blank"] == [0, 1, 1, 0]
     cut = InputEncoder(tokenizer, "text", None, 12)(rows, [0, 1, 2, 3])
     assert cut["words_read"][3] < 40 and max(cut["length"]) == 12
+
+
+# -- how inputs become words, and what the output shows of them ------------------------------
+def test_pre_split_words_are_tagged_as_given(run: Run) -> None:
+    inputs = run.root / "words.jsonl"
+    given = [["the", "coach", "loved", "the", "great", "match."], ["i", "never", "liked", "this", "phone", "."]]
+    inputs.write_text("".join(json.dumps({"text": words}) + "\n" for words in given))
+    done = run.predict(TINY, "words.out.jsonl", inputs=inputs)
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(line) for line in (run.root / "words.out.jsonl").read_text().splitlines()]
+    assert [r["words"] for r in records] == given and [r["text"] for r in records] == given
+    assert [len(r["tags"]) for r in records] == [6, 6]
+    assert "punctuation attached" not in done.stderr  # the words are as the user split them
+
+
+def test_punctuation_is_split_off_when_asked_and_said_when_not(run: Run) -> None:
+    inputs = run.root / "punctuated.txt"
+    inputs.write_text("the coach played on Tuesday.\n")
+    done = run.predict(TINY, "whitespace.jsonl", inputs=inputs)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (record,) = [json.loads(line) for line in (run.root / "whitespace.jsonl").read_text().splitlines()]
+    assert record["words"][-1] == "Tuesday." and len(record["tags"]) == 5
+    assert done.stderr.count("1 input have words with punctuation attached (e.g. 'Tuesday.')") == 1, done.stderr[-3000:]
+    assert "data.predict_words: punctuation" in done.stderr
+
+    done = run.predict(TINY, "punctuation.jsonl", "--data.predict_words", "punctuation", inputs=inputs)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (record,) = [json.loads(line) for line in (run.root / "punctuation.jsonl").read_text().splitlines()]
+    assert record["text"] == "the coach played on Tuesday."
+    assert record["words"][-3:] == ["on", "Tuesday", "."] and len(record["tags"]) == 6
+    assert "punctuation attached" not in done.stderr
+
+
+PAIR_TASK = {
+    "name": "same",
+    "type": "classification",
+    "head": {"class_path": "mtl.heads.ClassificationHead"},
+    "source": {"path": "json", "data_files": {"train": "pairs.jsonl", "validation": "pairs.jsonl"}},
+    "text": "first",
+    "text_pair": "second",
+    "label": "label",
+}
+
+
+def test_pair_outputs_show_both_texts_and_word_lists_are_refused_without_tagging(tmp_path: Path) -> None:
+    pairs = [("a cat sat", "a cat sat", "yes"), ("a dog ran", "the sun", "no")] * 4
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps({"first": a, "second": b, "label": y}) + "\n" for a, b, y in pairs))
+    (tmp_path / "pair.yaml").write_text(one_task_config(PAIR_TASK, logger=False))
+    env = {"MTL_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    fit = mtl("fit", "-c", "pair.yaml", "--trainer.default_root_dir=runs/pair", cwd=tmp_path, env=env)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    (ckpt,) = tmp_path.glob("runs/**/last.ckpt")
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text(json.dumps({"q": "a cat", "p": "the sun"}) + "\n")
+    predict = ("predict", "-c", "pair.yaml", "--ckpt_path", str(ckpt), *QUIET, "--data.predict_file", str(inputs))
+    done = mtl(
+        *predict, "--data.predict_text=q", "--data.predict_text_pair=p", "--predictions.output=out.jsonl", cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (record,) = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert record["text"] == "a cat" and record["text_pair"] == "the sun" and record["same"] in ("yes", "no")
+    assert "words" not in record  # no task tags
+
+    inputs.write_text(json.dumps({"q": "a cat", "p": "the sun"}) + "\n" + json.dumps({"q": ["a", "cat"], "p": "x"}) + "\n")
+    done = mtl(*predict, "--data.predict_text=q", "--data.predict_text_pair=p", cwd=tmp_path, env=env)
+    stderr = refusal(done, str(inputs), "row 2, column 'q'", "holds a list of words", "give the text as one string")
+    assert "Traceback" not in stderr

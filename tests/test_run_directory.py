@@ -74,7 +74,7 @@ def test_rank_zero_callbacks_write_into_the_run_directory_without_a_collective(t
     tokenizer.parent.mkdir()
     tokenizer.write_text("{}")
     rows = [{"text": "a b"}, {"text": "c"}]
-    datamodule = SimpleNamespace(tokenizer_path=tokenizer, predict_rows=rows, predict_text="text")
+    datamodule = SimpleNamespace(tokenizer_path=tokenizer, predict_input=lambda index: rows[index])
     trainer = fake_trainer(tmp_path, datamodule=datamodule)
     module = SimpleNamespace(balancer=SimpleNamespace(last_weights={"sentiment": 1.0}), last_cosines={})
     run = tmp_path / "runs" / "demo" / "version_0"

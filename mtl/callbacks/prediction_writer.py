@@ -31,15 +31,14 @@ class PredictionWriter(BasePredictionWriter):
         self, trainer: L.Trainer, pl_module: L.LightningModule, predictions: list[Any], batch_indices: Any
     ) -> None:
         records = sorted((r for batch in predictions for r in batch), key=lambda r: r["index"])
-        rows = getattr(trainer.datamodule, "predict_rows", None)
-        text_column = getattr(trainer.datamodule, "predict_text", None)
+        shown = getattr(trainer.datamodule, "predict_input", None)  # the input's text(s) and words
         path = Path(self.output) if self.output else run_directory(trainer) / "predictions.jsonl"
         if trainer.world_size > 1:
             path = path.with_name(f"{path.stem}.rank{trainer.global_rank}{path.suffix}")
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w") as out:
             for record in records:
-                if rows is not None and text_column is not None:
-                    record = {"index": record["index"], "text": rows[record["index"]][text_column]} | record
+                if shown is not None:
+                    record = {"index": record["index"]} | shown(record["index"]) | record
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
         print(f"wrote {len(records)} predictions to {path}", flush=True)

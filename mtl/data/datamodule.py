@@ -10,6 +10,7 @@ from typing import Any
 import datasets
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_only
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
@@ -21,7 +22,14 @@ from mtl.data.evaluation_loaders import (
     evaluation_loaders,
 )
 from mtl.data.loader import MultiTaskTrainLoader, StepPlan
-from mtl.data.predict_inputs import read_predict_inputs, say_what_inputs_lose
+from mtl.data.predict_inputs import (
+    PredictWords,
+    check_word_lists,
+    input_words,
+    read_predict_inputs,
+    say_attached_punctuation,
+    say_what_inputs_lose,
+)
 from mtl.data.run_tokenizer import run_tokenizer, training_text
 from mtl.data.sampling import SamplingStrategy, TaskSampler
 from mtl.data.source import infer_labels, load_task_splits
@@ -32,8 +40,10 @@ from mtl.data.tokenizer import (
     special_ids,
     tokenizer_digest,
 )
+from mtl.data.words_without_subword import WordsWithoutSubword, count_words_without_subword
 
 log = logging.getLogger(__name__)
+warn = rank_zero_only(log.warning)
 
 PREDICT_TASK = "predict"
 
@@ -52,6 +62,9 @@ class MultiTaskDataModule(L.LightningDataModule):
     After preparation ``tokenizer_path`` names the ``tokenizer.json`` in use (callbacks copy
     it into the run directory); after ``setup("predict")`` ``predict_rows`` holds the rows
     of ``predict_file`` (the prediction writer prints their text beside the predictions).
+    ``words_without_subword`` holds, by task and split, the labelled words that produce
+    no sub-word token (said once in a warning when the split is encoded; see
+    :mod:`mtl.data.words_without_subword`).
 
     Args:
         tasks: the task declarations (see :class:`mtl.data.Task`).
@@ -71,8 +84,13 @@ class MultiTaskDataModule(L.LightningDataModule):
             ``mtl`` command does unless ``data.seed`` is given.
         predict_file: inputs for ``mtl predict``: ``.jsonl``/``.json``, ``.csv``/``.tsv``
             (header row), or plain text with one input per line (column ``text``).
-        predict_text: column of ``predict_file`` holding the text.
+        predict_text: column of ``predict_file`` holding the text. In a ``.jsonl`` file a
+            list of strings is read as the words as given (for tagging; not split again).
         predict_text_pair: column holding a second text, for sentence-pair tasks.
+        predict_words: how a text is split into the words that tagging tasks tag:
+            ``whitespace`` (default; ``Tuesday.`` is one word, and a warning says when
+            words have punctuation attached) or ``punctuation`` (whitespace, and every
+            punctuation character a word of its own: ``on``, ``Tuesday``, ``.``).
         max_train_examples: task name to the number of training rows it uses (its first
             N), over the task's own ``max_train_examples``: a config fragment caps one
             task of an experiment without repeating its declaration.
@@ -99,6 +117,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         predict_file: str | None = None,
         predict_text: str = "text",
         predict_text_pair: str | None = None,
+        predict_words: PredictWords = "whitespace",
         predict_max_length: int | None = None,
         max_train_examples: dict[str, int] | None = None,
     ) -> None:
@@ -128,6 +147,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.predict_file = predict_file
         self.predict_text = predict_text
         self.predict_text_pair = predict_text_pair
+        self.predict_words = predict_words
         self.predict_max_length = predict_max_length
         self.raw: dict[str, datasets.DatasetDict] = {}
         self.labels: dict[str, list[str]] = {}
@@ -136,6 +156,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self._tokenizer_sha256 = ""  # of self.tokenizer, set with it (see _use_tokenizer)
         self._special_ids = SpecialIds()  # likewise
         self.encoded: dict[str, dict[str, datasets.Dataset]] = {}
+        self.words_without_subword: dict[str, dict[str, WordsWithoutSubword]] = {}
         self.predict_rows: datasets.Dataset | None = None
         self._train_loader: MultiTaskTrainLoader | None = None
         self._train_position: dict[str, int] | None = None  # restored, for the next training loader
@@ -323,12 +344,36 @@ class MultiTaskDataModule(L.LightningDataModule):
         if self.predict_file is None:
             raise DataError("no inputs to predict; set data.predict_file to a .jsonl, .csv/.tsv or .txt file")
         columns = [self.predict_text] + ([self.predict_text_pair] if self.predict_text_pair else [])
-        self.predict_rows = rows = read_predict_inputs(Path(self.predict_file), columns)
+        path = Path(self.predict_file)
+        self.predict_rows = rows = read_predict_inputs(path, columns)
+        tagging = any(task.type == "tagging" for task in self.tasks.values())
+        check_word_lists(rows, path, columns, tagging or self._trained_on_word_lists())
+        if tagging and self.predict_words == "whitespace":
+            say_attached_punctuation(rows, path, self.predict_text)
         limit, limited_by = self._predict_limit()
-        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit)
+        encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit, self.predict_words)
         encoded = rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
         say_what_inputs_lose(encoded, Path(self.predict_file), columns, limit, limited_by)
         return encoded
+
+    def _trained_on_word_lists(self) -> bool:
+        return any(
+            isinstance(self.raw[n]["train"].features.get(t.text), (datasets.List, datasets.Sequence))
+            for n, t in self.tasks.items()
+        )
+
+    def predict_input(self, index: int) -> dict[str, Any]:
+        """What the output record of input ``index`` shows of it: ``text`` (and
+        ``text_pair``) as read, and ``words``, the words tagged, when a task tags."""
+        if self.predict_rows is None:
+            return {}
+        row = self.predict_rows[index]
+        shown = {"text": row[self.predict_text]}
+        if self.predict_text_pair is not None:
+            shown["text_pair"] = row[self.predict_text_pair]
+        if any(task.type == "tagging" for task in self.tasks.values()):
+            shown["words"] = input_words(row[self.predict_text], self.predict_words)
+        return shown
 
     def _predict_limit(self) -> tuple[int | None, str]:
         """The most sub-word tokens a prediction input may have, and what sets it:
@@ -401,7 +446,15 @@ class MultiTaskDataModule(L.LightningDataModule):
         encoded = self.encoded.setdefault(name, {})
         if role not in encoded:
             encoded[role] = encode_split(self.raw[name][role], self.tasks[name], self.tokenizer, self.labels[name], role)
+            self._say_words_without_subword(name, role)
         return encoded[role]
+
+    def _say_words_without_subword(self, name: str, role: str) -> None:
+        said = self.words_without_subword.setdefault(name, {})
+        found = count_words_without_subword(self.encoded[name][role], name, role)
+        if found is not None and role not in said:  # once, even when encoded again with rank 0's tokenizer
+            said[role] = found
+            warn(found.line())
 
     def _eval_loaders(self, names: list[str], role: str) -> list[DataLoader]:
         """One loader of length-sorted batches per task (see :func:`evaluation_loaders`)."""

@@ -11,6 +11,7 @@ from tokenizers import Tokenizer
 from mtl.contracts import IGNORE_INDEX
 from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
+from mtl.data.predict_inputs import PredictWords, input_words
 from mtl.data.source import class_names, label_to_str
 from mtl.data.task import Task
 from mtl.data.tokenizer import special_ids, word_by_word
@@ -24,7 +25,11 @@ class TaskEncoder:
     For tagging, the first sub-word of every word carries the word's label; the others
     get ``IGNORE_INDEX``. ``word_starts`` marks those first sub-words, for decoding, and
     ``word_bytes`` holds the word's spelling there (:func:`word_bytes`), for heads that
-    read it.
+    read it. ``words_without_subword`` counts a labelled row's words that the tokenizer
+    turns into no token at all (a space, a character its normaliser drops), and
+    ``word_without_subword`` spells the first of them: such a word has no position, so
+    its label is neither trained on nor scored (see :mod:`mtl.data.words_without_subword`;
+    words cut at ``max_length`` are not counted).
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class TaskEncoder:
         self.tokenizer.no_padding()
         self.word_tokenizer = word_by_word(self.tokenizer)  # for columns of pre-split words
         self.word_bytes = (WORD_BYTES_HEAD, WORD_BYTES_TAIL)  # part of the cache fingerprint
+        self.lists_words_without_subword = True  # likewise: a cache without that column is not reused
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
         task = self.task
@@ -69,6 +75,9 @@ class TaskEncoder:
                 pairs = [self._tags(e.word_ids, v) for e, v in zip(encodings, values)]
                 out["labels"] = [labels for labels, _ in pairs]
                 out["word_starts"] = [starts for _, starts in pairs]
+                lost = [without_subword(e, list(words)) for e, words in zip(encodings, texts)]
+                out["words_without_subword"] = [len(words) for words in lost]  # scalar columns: an all-empty
+                out["word_without_subword"] = [words[0] if words else "" for words in lost]  # list has no type
             else:
                 out["labels"] = [self._label(v) for v in values]
         elif task.type == "tagging":
@@ -155,6 +164,14 @@ def word_bytes(word_ids: list[int | None], words: list[str]) -> list[list[int]]:
     return out
 
 
+def without_subword(encoding: Any, words: list[str]) -> list[str]:
+    """The words of the encoding's first text that got no token, among those it read: all
+    words when the text was read whole, those before the last word read when it was cut."""
+    read = {w for w in _first_segment(encoding) if w is not None}
+    end = len(words) if not encoding.overflowing else max(read, default=-1)
+    return [str(words[i]) for i in range(end) if i not in read]
+
+
 def _word_starts(word_ids: list[int | None]) -> list[int]:
     starts, previous = [], None
     for word in word_ids:
@@ -179,8 +196,9 @@ def encode_split(split: datasets.Dataset, task: Task, tokenizer: Tokenizer, labe
 
 class InputEncoder:
     """Encodes raw inputs for prediction so that every head can read the same batch:
-    words split on whitespace (so tagging heads get ``word_starts``), and the second text
-    of a pair in segment 1 when given.
+    texts split into words as ``split`` says, word lists as given (see
+    :func:`mtl.data.predict_inputs.input_words`; so tagging heads get ``word_starts``), and
+    the second text of a pair in segment 1 when given.
 
     Inputs are read whole unless ``max_length`` (sub-word tokens, special tokens included)
     is given. Besides the encoding, every row gets ``words`` (the first text's word count),
@@ -188,8 +206,10 @@ class InputEncoder:
     ``blank`` (1 when a text is empty or missing: nothing to predict from).
     """
 
-    def __init__(self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int | None) -> None:
-        self.text, self.text_pair = text, text_pair
+    def __init__(
+        self, tokenizer: Tokenizer, text: str, text_pair: str | None, max_length: int | None, split: PredictWords = "whitespace"
+    ) -> None:
+        self.text, self.text_pair, self.split = text, text_pair, split
         self.tokenizer = Tokenizer.from_str(tokenizer.to_str())
         if max_length:
             self.tokenizer.enable_truncation(max_length)
@@ -199,10 +219,10 @@ class InputEncoder:
         self.tokenizer = word_by_word(self.tokenizer)  # inputs are split into words
 
     def __call__(self, rows: dict[str, list[Any]], indices: list[int]) -> dict[str, list[Any]]:
-        firsts = [_words(t) for t in rows[self.text]]
+        firsts = [input_words(t, self.split) for t in rows[self.text]]
         blank = [not words for words in firsts]
         if self.text_pair is not None:
-            seconds = [_words(t) for t in rows[self.text_pair]]
+            seconds = [input_words(t, self.split) for t in rows[self.text_pair]]
             blank = [b or not words for b, words in zip(blank, seconds)]
             encodings = self.tokenizer.encode_batch(list(zip(firsts, seconds)), is_pretokenized=True)
         else:
@@ -218,11 +238,6 @@ class InputEncoder:
             "words_read": [len({w for w in _first_segment(e) if w is not None}) for e in encodings],
             "blank": [int(b) for b in blank],
         }
-
-
-def _words(text: Any) -> list[str]:
-    """An input text split on whitespace; a missing value (``None``) has no words."""
-    return [] if text is None else str(text).split()
 
 
 def segment_ids(encoding: Any) -> list[int]:

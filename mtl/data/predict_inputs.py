@@ -1,18 +1,26 @@
 """The inputs of ``mtl predict``: a ``.jsonl``, ``.csv``/``.tsv`` or text file read whole,
-refused by name when it cannot be used, and what the model will not read said aloud."""
+refused by name when it cannot be used, split into words, and what the model will not
+read said aloud."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any, Literal
 
 import datasets
 from lightning.pytorch.utilities import rank_zero_only
+from tokenizers import pre_tokenizers
 
 from mtl.data.errors import DataError
 
 log = logging.getLogger(__name__)
 warn = rank_zero_only(log.warning)
+
+#: how a text is split into words (see :func:`input_words`)
+PredictWords = Literal["whitespace", "punctuation"]
+#: whitespace, and every punctuation character a word of its own (as BERT's tokenizer splits)
+_PUNCTUATION = pre_tokenizers.BertPreTokenizer()
 
 #: what each kind of file must hold, for the messages
 EXPECTED = {"json": "one JSON object per line", "csv": "a header row, then one input per row", "text": "one input per line"}
@@ -73,4 +81,58 @@ def say_what_inputs_lose(encoded: datasets.Dataset, path: Path, columns: list[st
             "data.predict_file %r: %s longer than the %d sub-word tokens the model reads (%s); predictions come "
             "from the words before the cut, the words after it get null tags, and the output says so in 'truncated'",
             str(path), f"{where(cut)} {'are' if len(cut) > 1 else 'is'}", limit, limited_by,
+        )  # fmt: skip
+
+
+def input_words(value: Any, split: PredictWords = "whitespace") -> list[str]:
+    """The words of one input: a list of strings (a pre-split ``.jsonl`` value) as given,
+    a text split at whitespace (``whitespace``) or at whitespace and around every
+    punctuation character (``punctuation``: ``on Tuesday.`` -> ``on``, ``Tuesday``, ``.``);
+    a missing value (``None``) has none."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [str(word) for word in value]
+    if split == "punctuation":
+        return [word for word, _ in _PUNCTUATION.pre_tokenize_str(str(value))]
+    return str(value).split()
+
+
+def check_word_lists(rows: datasets.Dataset, path: Path, columns: list[str], reads_word_lists: bool) -> None:
+    """Lists of words are read as given: every item must be a string, and some task must
+    read words (a tagging task, or one trained on word lists); else a :class:`DataError`
+    naming the row and column."""
+    for column in columns:
+        for i, value in enumerate(rows[column]):
+            if not isinstance(value, list):
+                continue
+            where = f"data.predict_file {str(path)!r}, row {i + 1}, column {column!r}"
+            if not reads_word_lists:
+                raise DataError(
+                    f"{where} holds a list of words, but every task of this model reads a text string; "
+                    "give the text as one string"
+                )
+            odd = next((word for word in value if not isinstance(word, str)), None)
+            if odd is not None:
+                raise DataError(f"{where}: word {odd!r} is not a string; give pre-split words as a list of strings")
+
+
+def say_attached_punctuation(rows: datasets.Dataset, path: Path, column: str) -> None:
+    """Tagging reads every whitespace-split word as one word: said once, naming
+    ``data.predict_words``, when words have punctuation attached (``Tuesday.``)."""
+    attached = [
+        (i, word)
+        for i, value in enumerate(rows[column])
+        if isinstance(value, str)
+        for word in value.split()
+        if len(_PUNCTUATION.pre_tokenize_str(word)) > 1
+    ]
+    if attached:
+        inputs = len({i for i, _ in attached})
+        examples = list(dict.fromkeys(word for _, word in attached))[:3]
+        warn(
+            "data.predict_file %r: %d input%s have words with punctuation attached (e.g. %s); tagging tasks tag each "
+            "whitespace-split word as one word. Set data.predict_words: punctuation to split punctuation off, or "
+            "give the words pre-split as a list in a .jsonl column",
+            str(path), inputs, "" if inputs == 1 else "s", ", ".join(repr(w) for w in examples),
         )  # fmt: skip

@@ -240,3 +240,42 @@ def test_input_encoder_truncates(tokenizer: Tokenizer) -> None:
     out = input_encode(tokenizer, {"text": ["unlikely dog runs"]}, None, max_length=4)
     assert out["input_ids"] == [[CLS, 9, 10, SEP]]
     assert out["word_starts"] == [[0, 1, 0, 0]]
+
+
+def test_words_without_a_subword_are_counted_with_examples(tokenizer: Tokenizer) -> None:
+    """A space and an empty word give no pre-token, so no token and no label; a word the
+    vocabulary lacks is ``[UNK]`` and keeps its label. Words cut at ``max_length`` are not counted."""
+    from mtl.data.words_without_subword import count_words_without_subword
+
+    rows = {
+        "tokens": [["the", " ", "dog", ""], ["a", "fox"], ["", "€", "runs"], ["the", "dog", " ", "runs", "fox", " "]],
+        "tags": [["A", "B", "A", "B"], ["A", "A"], ["B", "A", "A"], ["A", "A", "B", "A", "A", "B"]],
+    }
+    t = task("tagging", text="tokens", label="tags", max_length=5)  # the last row: [CLS] the dog runs [SEP]
+    encoded = encode_split(datasets.Dataset.from_dict(rows), t, tokenizer, ["A", "B"], "train")
+    assert encoded["words_without_subword"] == [2, 0, 1, 1]
+    assert encoded["word_without_subword"] == [" ", "", "", " "]
+    assert encoded["labels"][0] == [X, 0, 0, X]  # ' ' and '' have no position for their label 'B'
+    found = count_words_without_subword(encoded, "t", "train")
+    assert (found.count, found.total, found.examples) == (4, 4 + 2 + 3 + 4, (" ", ""))  # not 'fox' nor the ' ' after it: cut
+    assert found.line().startswith("task 't': 4 of 13 labelled words in split 'train' produce no sub-word token (e.g. ' ', '')")
+    assert found.metric == "data/t/train/words_without_subword"
+    clean = encode_split(
+        datasets.Dataset.from_dict({"tokens": [["a", "fox"]], "tags": [["A", "A"]]}), t, tokenizer, ["A", "B"], "train"
+    )
+    assert count_words_without_subword(clean, "t", "train") is None
+
+
+def test_input_encoder_splits_words_as_asked_and_reads_word_lists_as_given(tokenizer: Tokenizer) -> None:
+    from mtl.data.predict_inputs import input_words
+
+    assert input_words("the dog runs.") == ["the", "dog", "runs."]
+    assert input_words("the dog runs.", "punctuation") == ["the", "dog", "runs", "."]
+    assert input_words(["the", "dog runs", "."], "punctuation") == ["the", "dog runs", "."]  # as given
+    assert input_words(None, "punctuation") == []
+    rows = {"text": ["the dog."]}
+    assert InputEncoder(tokenizer, "text", None, None)(rows, [0])["words"] == [2]
+    split = InputEncoder(tokenizer, "text", None, None, "punctuation")(rows, [0])
+    assert split["words"] == [3] and split["word_starts"] == [[0, 1, 1, 1, 0]]
+    given = InputEncoder(tokenizer, "text", None, None, "punctuation")({"text": [["the", "dog."]]}, [0])
+    assert given["words"] == [2] and given["word_starts"] == [[0, 1, 1, 0, 0]]
