@@ -76,6 +76,7 @@ class TaskBatch(TypedDict):
     word_starts: NotRequired[Tensor]  # (B, T) bool, tagging: True at the sub-word carrying a word's label
     word_bytes: NotRequired[Tensor]  # (B, T, C) long, tagging: UTF-8 bytes + 1 at a word's first sub-word, else 0
     words: NotRequired[Tensor]  # (B,) long, predicting: words of the first text
-    words_read: NotRequired[Tensor]  # (B,) long, predicting: of those, words inside the encoding (fewer when cut)
+    words_read: NotRequired[Tensor]  # (B,) long, predicting: of those, words before the cut (fewer when cut)
+    word_has_token: NotRequired[Tensor]  # (B, W) bool, predicting: the word has a token (not past the cut, not silent)
     blank: NotRequired[Tensor]  # (B,) long, predicting: 1 where a text is empty or missing
     group: NotRequired[str]  # training: the first task with the same encoder inputs (see input_groups)

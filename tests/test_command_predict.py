@@ -236,6 +236,9 @@ def test_encoders_state_their_length_limit_and_inputs_count_their_words() -> Non
     assert whole["words"] == [7, 0, 0, 40] and whole["words_read"] == [7, 0, 0, 40] and whole["blank"] == [0, 1, 1, 0]
     cut = InputEncoder(tokenizer, "text", None, 12)(rows, [0, 1, 2, 3])
     assert cut["words_read"][3] < 40 and max(cut["length"]) == 12
+    assert cut["word_has_token"][3] == [1] * cut["words_read"][3] + [0] * (40 - cut["words_read"][3])
+    spaced = InputEncoder(tokenizer, "text", None, None)({"text": [["the", " ", "coach", " "]]}, [0])
+    assert spaced["words"] == [4] and spaced["words_read"] == [4] and spaced["word_has_token"] == [[1, 0, 1, 0]]
 
 
 # -- how inputs become words, and what the output shows of them ------------------------------
@@ -250,6 +253,16 @@ def test_pre_split_words_are_tagged_as_given(run: Run) -> None:
     assert [len(r["tags"]) for r in records] == [6, 6]
     assert "punctuation attached" not in done.stderr  # the words are as the user split them
 
+    spaced = [given[0][:2] + [" "] + given[0][2:], given[1]]  # a lone space produces no sub-word token
+    inputs.write_text("".join(json.dumps({"text": words}) + "\n" for words in spaced))
+    done = run.predict(TINY, "spaced.out.jsonl", inputs=inputs)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = [json.loads(line) for line in (run.root / "spaced.out.jsonl").read_text().splitlines()]
+    assert first["tags"] == records[0]["tags"][:2] + [None] + records[0]["tags"][2:]  # the others' tags stay at their words
+    assert first["no_token"] == [2] and "truncated" not in first and "no sub-word token" in first["note"]
+    assert second["tags"] == records[1]["tags"] and "no_token" not in second
+    assert done.stderr.count("row 1 has words that produce no sub-word token") == 1, done.stderr[-3000:]
+
 
 def test_punctuation_is_split_off_when_asked_and_said_when_not(run: Run) -> None:
     inputs = run.root / "punctuated.txt"
@@ -258,7 +271,7 @@ def test_punctuation_is_split_off_when_asked_and_said_when_not(run: Run) -> None
     assert done.returncode == 0, done.stderr[-3000:]
     (record,) = [json.loads(line) for line in (run.root / "whitespace.jsonl").read_text().splitlines()]
     assert record["words"][-1] == "Tuesday." and len(record["tags"]) == 5
-    assert done.stderr.count("1 input have words with punctuation attached (e.g. 'Tuesday.')") == 1, done.stderr[-3000:]
+    assert done.stderr.count("1 input has words with punctuation attached (e.g. 'Tuesday.')") == 1, done.stderr[-3000:]
     assert "data.predict_words: punctuation" in done.stderr
 
     done = run.predict(TINY, "punctuation.jsonl", "--data.predict_words", "punctuation", inputs=inputs)

@@ -51,6 +51,8 @@ def collate(columns: dict[str, list[Any]], task: str, pad_id: int = SpecialIds()
     for key in ("words", "words_read", "blank"):  # prediction inputs (see InputEncoder)
         if key in columns:
             batch[key] = torch.as_tensor(columns[key], dtype=torch.long)  # (B,)
+    if "word_has_token" in columns:
+        batch["word_has_token"] = pad(columns["word_has_token"], 0, torch.bool)  # (B, W)
     if "labels" in columns:
         labels = columns["labels"]
         first = labels[0]

@@ -353,7 +353,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         limit, limited_by = self._predict_limit()
         encoder = InputEncoder(self.tokenizer, self.predict_text, self.predict_text_pair, limit, self.predict_words)
         encoded = rows.map(encoder, batched=True, with_indices=True, remove_columns=rows.column_names, desc="Encoding inputs")
-        say_what_inputs_lose(encoded, Path(self.predict_file), columns, limit, limited_by)
+        say_what_inputs_lose(encoded, path, columns, limit, limited_by, tagging)
         return encoded
 
     def _trained_on_word_lists(self) -> bool:

@@ -202,8 +202,10 @@ class InputEncoder:
 
     Inputs are read whole unless ``max_length`` (sub-word tokens, special tokens included)
     is given. Besides the encoding, every row gets ``words`` (the first text's word count),
-    ``words_read`` (those inside the encoding; fewer when cut at ``max_length``) and
-    ``blank`` (1 when a text is empty or missing: nothing to predict from).
+    ``words_read`` (those before the cut; fewer when cut at ``max_length``),
+    ``word_has_token`` (per word, 1 when it has a token in the encoding: 0 past the cut and
+    for a word that produces no sub-word, such as a lone space) and ``blank`` (1 when a text
+    is empty or missing: nothing to predict from).
     """
 
     def __init__(
@@ -235,9 +237,23 @@ class InputEncoder:
             "length": [len(e.ids) for e in encodings],
             "index": list(indices),
             "words": [len(words) for words in firsts],
-            "words_read": [len({w for w in _first_segment(e) if w is not None}) for e in encodings],
+            "words_read": [_words_before_cut(e, len(words)) for e, words in zip(encodings, firsts)],
+            "word_has_token": [_words_with_tokens(_first_segment(e), len(words)) for e, words in zip(encodings, firsts)],
             "blank": [int(b) for b in blank],
         }
+
+
+def _words_before_cut(encoding: Any, count: int) -> int:
+    """``count``, or for an encoding cut at the length limit, the words before the cut."""
+    if not encoding.overflowing:
+        return count
+    return max((w + 1 for w in _first_segment(encoding) if w is not None), default=0)
+
+
+def _words_with_tokens(word_ids: list[int | None], count: int) -> list[int]:
+    """Per word of ``count``, 1 when one of ``word_ids`` names it."""
+    present = set(word_ids)
+    return [int(i in present) for i in range(count)]
 
 
 def segment_ids(encoding: Any) -> list[int]:

@@ -56,10 +56,13 @@ def read_predict_inputs(path: Path, columns: list[str]) -> datasets.Dataset:
     return rows
 
 
-def say_what_inputs_lose(encoded: datasets.Dataset, path: Path, columns: list[str], limit: int | None, limited_by: str) -> None:
+def say_what_inputs_lose(
+    encoded: datasets.Dataset, path: Path, columns: list[str], limit: int | None, limited_by: str, tags: bool
+) -> None:
     """Blank inputs get no prediction, inputs longer than ``limit`` (set by ``limited_by``)
-    are cut: both are said, naming the lines (their output records carry a ``note``);
-    a file of blank inputs only is refused."""
+    are cut, and (when a task ``tags``) words that produce no sub-word token get no tag: each
+    is said, naming the lines (their output records carry a ``note``); a file of blank
+    inputs only is refused."""
     text_file = path.suffix.lower() not in (".jsonl", ".json", ".csv", ".tsv")
     unit = "line" if text_file else "row"
 
@@ -74,6 +77,13 @@ def say_what_inputs_lose(encoded: datasets.Dataset, path: Path, columns: list[st
         warn(
             "data.predict_file %r: %s blank (column(s) %s); they get no prediction (null values and a note)",
             str(path), f"{where(blank)} {'are' if len(blank) > 1 else 'is'}", columns,
+        )  # fmt: skip
+    silent = [i for i, (k, present) in enumerate(zip(encoded["words_read"], encoded["word_has_token"])) if 0 in present[:k]]
+    if silent and tags:
+        warn(
+            "data.predict_file %r: %s words that produce no sub-word token (e.g. a lone space); their tags are null "
+            "and the output names them in 'no_token'",
+            str(path), f"{where(silent)} {'have' if len(silent) > 1 else 'has'}",
         )  # fmt: skip
     cut = [i for i, (n, k) in enumerate(zip(encoded["words"], encoded["words_read"])) if k < n]
     if cut:
@@ -131,8 +141,8 @@ def say_attached_punctuation(rows: datasets.Dataset, path: Path, column: str) ->
         inputs = len({i for i, _ in attached})
         examples = list(dict.fromkeys(word for _, word in attached))[:3]
         warn(
-            "data.predict_file %r: %d input%s have words with punctuation attached (e.g. %s); tagging tasks tag each "
+            "data.predict_file %r: %d input%s words with punctuation attached (e.g. %s); tagging tasks tag each "
             "whitespace-split word as one word. Set data.predict_words: punctuation to split punctuation off, or "
             "give the words pre-split as a list in a .jsonl column",
-            str(path), inputs, "" if inputs == 1 else "s", ", ".join(repr(w) for w in examples),
+            str(path), inputs, " has" if inputs == 1 else "s have", ", ".join(repr(w) for w in examples),
         )  # fmt: skip
