@@ -25,6 +25,7 @@ from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, h
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.data.model_tokenizer import use_model_tokenizer
 from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
+from mtl.messages import show_messages
 from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
 from mtl.report.command import add_report_arguments, report
@@ -361,6 +362,7 @@ def _run_name(config: Any) -> str:
 @errors_shown_plainly  # the project's own errors: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    show_messages()
     command = sys.argv[1:] if args is None else args
     errors = config_errors(command)
     if errors:

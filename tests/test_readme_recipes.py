@@ -28,7 +28,9 @@ RECIPES: dict[str, list[str]] = {
     r"^mtl fit .*--tasks": ["test_readme_recipes.py::test_tasks_option_trains_a_subset_into_its_own_folder"],
     r"^mtl fit .*--run_name .*--seed_everything": ["test_readme_recipes.py::test_overrides_run_name_and_seed_land_in_the_run"],
     r"^mtl test -c .*--ckpt_path": ["test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"],
-    r"^mtl predict -c experiments/demo\.yaml --ckpt_path": ["test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"],
+    r"^mtl predict -c experiments/demo\.yaml --ckpt_path": [
+        "test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"
+    ],
     r"^mtl predict -c .*--data\.predict_words punctuation": [
         "test_command_predict.py::test_punctuation_is_split_off_when_asked_and_said_when_not"
     ],

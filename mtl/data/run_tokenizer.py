@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,10 +55,18 @@ def run_tokenizer(spec: TokenizerSpec, tasks: dict[str, Task], raw: dict[str, da
     with FileLock(_lock_file(path)):
         cached = load_cached_tokenizer(path)  # None when absent or damaged: then trained anew
         if cached is not None:
+            log.info("tokenizer: %s (%d tokens, trained before on the same text)", path, cached.get_vocab_size())
             return cached, path
-        log.info("training a %s tokenizer (vocab %d) on the training text of %s", spec.kind, spec.vocab_size, list(tasks))
+        rows = sum(raw[n]["train"].num_rows for n in tasks)
+        log.info(
+            "training a %s tokenizer (vocab %d) on the %d training rows of %s ...", spec.kind, spec.vocab_size, rows, list(tasks)
+        )
+        started = time.perf_counter()
         tokenizer = train_tokenizer(training_text(tasks, raw), spec)
         save_atomically(tokenizer, path)
+        log.info(
+            "tokenizer trained in %.1f s: %d tokens, saved to %s", time.perf_counter() - started, tokenizer.get_vocab_size(), path
+        )
     return tokenizer, path
 
 
