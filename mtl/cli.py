@@ -19,6 +19,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 
 from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
 from mtl.callbacks.checkpoint import RUN_KEY
+from mtl.callbacks.run_config import RunConfig
 from mtl.checkpoint_check import check_weights, read_checkpoint
 from mtl.checkpoint_io import AtomicCheckpointIO
 from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, head_task_errors
@@ -43,7 +44,10 @@ AUTO_NAME = "auto"
 RUN_CSV = "mtl.tracking.RunCSVLogger"
 DEFAULT_LOGGERS: list[dict[str, Any]] = [
     {"class_path": RUN_CSV, "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
-    {"class_path": "mtl.tracking.WandbTracker", "init_args": {"save_dir": "runs", "name": AUTO_NAME}},
+    {
+        "class_path": "mtl.tracking.WandbTracker",
+        "init_args": {"save_dir": "runs", "name": AUTO_NAME, "group": AUTO_NAME, "job_type": AUTO_NAME},
+    },
 ]
 # Lightning's CSV logger deletes an existing metrics.csv; a resumed run uses ours instead.
 LIGHTNING_CSV = ("lightning.pytorch.loggers.CSVLogger", "lightning.pytorch.loggers.csv_logs.CSVLogger")
@@ -227,6 +231,10 @@ class MultiTaskCLI(LightningCLI):
             init_args = logger.get("init_args") if hasattr(logger, "get") else None
             if init_args is not None and init_args.get("name") == AUTO_NAME:
                 init_args["name"] = name
+            if init_args is not None and init_args.get("group") == AUTO_NAME:
+                init_args["group"] = experiment_name(name)
+            if init_args is not None and init_args.get("job_type") == AUTO_NAME:
+                init_args["job_type"] = self.subcommand
         if self.subcommand == "fit":
             monitor_without_validation(config)
         if self.subcommand == "fit" and self._checkpoint is not None:
@@ -359,6 +367,12 @@ def _run_name(config: Any) -> str:
     return path.stem
 
 
+def experiment_name(run_name: str) -> str:
+    """The experiment a run belongs to: its name without a final ``seedN`` part
+    (``glue_pretrained/sum/seed1`` and ``glue/seed2`` -> ``glue_pretrained/sum``, ``glue``)."""
+    return re.sub(r"[/_-]?seed\d+$", "", run_name) or run_name
+
+
 @errors_shown_plainly  # the project's own errors: `error: <message>`, no traceback
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -370,6 +384,7 @@ def main(args: list[str] | None = None) -> None:
     MultiTaskCLI(
         MultiTaskModule,
         MultiTaskDataModule,
+        save_config_callback=RunConfig,
         save_config_kwargs={"overwrite": True},
         args=args,
     )

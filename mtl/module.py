@@ -7,6 +7,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import LearningRateMonitor
 from torch import Tensor
 
 from mtl.balancers.gram_balancer import GradientBalancer
@@ -166,6 +167,8 @@ class MultiTaskModule(L.LightningModule):
             self.step.take_over_clipping_and_accumulation(self._trainer)
             self.hparams.grad_clip = self.step.grad_clip
         callbacks: list[L.Callback] = [DataSummary()]
+        if self._trainer is not None and self._trainer.loggers:
+            callbacks.append(LearningRateMonitor(logging_interval="step"))  # lr-<optimizer>[/pg<i>] every logged step
         callbacks += [GradualUnfreezing(self.transfer)] if self.transfer is not None else []
         return callbacks + ([WordVectorCoverage()] if self.model.vector_rows is not None else [])
 

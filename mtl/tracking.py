@@ -60,9 +60,11 @@ class WandbTracker(WandbLogger):
         project: W&B project.
         save_dir: where the local run files go.
         offline: force offline (True) or online (False); None decides from credentials.
-        group: W&B group, e.g. an experiment with several seeds.
+        group: W&B group, e.g. an experiment with several seeds (the ``mtl`` command sets
+            it to the run's name without its ``seedN`` part: ``glue/sum/seed1`` -> ``glue/sum``).
         tags: W&B tags.
-        log_model: upload checkpoints as W&B artifacts (online only).
+        log_model: upload checkpoints as W&B artifacts; ``None`` (default): when online.
+        job_type: W&B job type (the ``mtl`` command sets it to its subcommand: fit, test ...).
         id: the W&B run id; an existing run's id continues that run (``mtl fit --ckpt_path``
             sets it from the checkpoint when the run resumes in its own directory).
     """
@@ -75,8 +77,9 @@ class WandbTracker(WandbLogger):
         offline: bool | None = None,
         group: str | None = None,
         tags: list[str] | None = None,
-        log_model: bool = False,
+        log_model: bool | None = None,
         id: str | None = None,
+        job_type: str | None = None,
     ) -> None:
         mode = os.environ.get("WANDB_MODE")
         disabled = mode == "disabled"
@@ -92,8 +95,9 @@ class WandbTracker(WandbLogger):
             offline=offline,
             group=group,
             tags=tags,
-            log_model=log_model and not offline and not disabled,
+            log_model=(not offline if log_model is None else log_model) and not offline and not disabled,
             id=id,
+            job_type=job_type,
             **({"mode": "disabled"} if disabled else {}),
         )
 

@@ -5,6 +5,7 @@ after ``wandb login``) the run goes offline within seconds, with one warning lin
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import socket
 import subprocess
@@ -99,3 +100,53 @@ def test_wandb_mode_disabled_writes_no_wandb_files(credentials: bool, tmp_path: 
         wandb.finish()
     assert os.environ["WANDB_MODE"] == "disabled"
     assert not [p for p in (tmp_path / "runs").rglob("*")] and not (tmp_path / "wandb-dir").exists()
+
+
+def test_the_offline_run_holds_the_whole_config_its_group_job_type_learning_rate_and_files(tmp_path: Path) -> None:
+    from command import mtl, small_tiny_config
+    from wandb_records import records
+
+    small_tiny_config(tmp_path)
+    fit = mtl(
+        "fit", "-c", "tiny.yaml", "--trainer.max_epochs=1", "--run_name", "tiny/seed3", "--seed_everything", "3", cwd=tmp_path
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    (run_file,) = (tmp_path / "runs" / "wandb").glob("offline-run-*/run-*.wandb")
+    found = list(records(run_file))
+    (run,) = [r.run for r in found if r.WhichOneof("record_type") == "run"]
+    assert (run.display_name, run.run_group, run.job_type) == ("tiny/seed3", "tiny", "fit")
+    config = {
+        item.key: json.loads(item.value_json)
+        for r in found
+        if r.WhichOneof("record_type") == "config"
+        for item in r.config.update
+    }
+    assert config["model"]["encoder"]["class_path"].rsplit(".", 1)[-1] == "LSTMEncoder"  # as the parser names it: mtl.LSTMEncoder
+    assert config["built"] == {
+        "encoder": "LSTMEncoder", "balancer": "Sum",
+        "heads": {"tags": "TaggingHead", "sentiment": "ClassificationHead", "topic": "ClassificationHead"},
+    }  # fmt: skip
+    assert config["seed_everything"] == 3 and config["data"]["batch_size"] == 16 and config["trainer"]["max_epochs"] == 1
+    assert [t["name"] for t in config["data"]["tasks"]] == ["tags", "sentiment", "topic"]
+    (artifact,) = [r.artifact for r in found if r.WhichOneof("record_type") == "artifact"]
+    assert artifact.type == "run-files" and artifact.name == f"run-{run.run_id}"
+    assert sorted(entry.path for entry in artifact.manifest.contents) == ["config.yaml", "tokenizer.json"]
+    history = [
+        json.loads(item.value_json)
+        for r in found
+        if r.WhichOneof("record_type") == "history"
+        for item in r.history.item
+        if (item.key or "/".join(item.nested_key)).startswith("lr-")
+    ]
+    assert history and all(0 < lr <= 0.02 for lr in history)  # tiny.yaml's lr 0.02 after warm-up
+
+    test = mtl("test", "-c", "tiny.yaml", "--ckpt_path", str(next((tmp_path / "runs" / "tiny" / "seed3").glob("version_0/checkpoints/last.ckpt"))),
+               "--run_name", "tiny/seed3", cwd=tmp_path)  # fmt: skip
+    assert test.returncode == 0, test.stderr[-3000:]
+    jobs = [
+        r.run.job_type
+        for f in (tmp_path / "runs" / "wandb").glob("offline-run-*/run-*.wandb")
+        for r in records(f)
+        if r.WhichOneof("record_type") == "run"
+    ]
+    assert sorted(jobs) == ["fit", "test"]

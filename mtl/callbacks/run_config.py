@@ -1,0 +1,66 @@
+"""The run's resolved config, in its directory and in its W&B run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import yaml
+from lightning.pytorch.cli import SaveConfigCallback
+from lightning.pytorch.loggers import WandbLogger
+
+
+class RunConfig(SaveConfigCallback):
+    """Lightning's ``SaveConfigCallback`` (``config.yaml`` in the run directory), which also
+    gives every W&B run of the trainer the whole resolved config (encoder, heads, balancer,
+    data, trainer, seed: runs can be filtered and compared by any of them) and, when
+    fitting, an artifact of the files the run is read with (``config.yaml`` and the
+    tokenizer), uploaded with the run (``wandb sync`` for an offline one)."""
+
+    def save_config(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        runs = [logger for logger in trainer.loggers if isinstance(logger, WandbLogger)]
+        if not runs:
+            return
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_validation=True))
+        config["built"] = _built(pl_module)  # what the defaults resolved to, to filter runs by
+        for logger in runs:
+            experiment = logger.experiment
+            if not hasattr(experiment, "config"):  # WANDB_MODE=disabled gives a stand-in
+                continue
+            experiment.config.update(_plain(config), allow_val_change=True)
+            if stage == "fit":
+                self._log_files(experiment, trainer)
+
+    def _log_files(self, experiment: Any, trainer: L.Trainer) -> None:
+        import wandb
+
+        files = [Path(trainer.log_dir or ".") / self.config_filename, getattr(trainer.datamodule, "tokenizer_path", None)]
+        files = [Path(f) for f in files if f is not None and Path(f).is_file()]
+        if not files:
+            return
+        artifact = wandb.Artifact(f"run-{experiment.id}", type="run-files", description="config.yaml and the tokenizer")
+        for path in files:
+            artifact.add_file(str(path), name="tokenizer.json" if path.suffix == ".json" else path.name)
+        experiment.log_artifact(artifact)
+
+
+def _built(pl_module: L.LightningModule) -> dict[str, Any]:
+    """The classes the run trains: its encoder, balancer and each task's head."""
+    heads = getattr(pl_module, "heads", {})
+    return {
+        "encoder": type(getattr(pl_module, "encoder", None)).__name__,
+        "balancer": type(getattr(pl_module, "balancer", None)).__name__,
+        "heads": {str(task): type(head).__name__ for task, head in heads.items()},
+    }
+
+
+def _plain(value: Any) -> Any:
+    """The config as W&B stores it: dicts, lists and scalars (a path or an object as text)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
