@@ -93,6 +93,8 @@ class MultiTaskCLI(LightningCLI):
             subparser = self._prepare_subcommand_parser(
                 self.trainer_class, name, **{"description": description, **kwargs.get(name, {})}
             )
+            if name in ("validate", "test"):  # the results table says it per task; Lightning's repeats each
+                subparser.set_defaults(verbose=False)  # metric in one identical column per task's dataloader
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=description)
         report_parser = self.parser_class(description=_first_line(report), usage=REPORT_USAGE)

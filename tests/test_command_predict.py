@@ -77,7 +77,16 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     assert tested.returncode == 0, tested.stderr[-3000:]
     run.metrics = json.loads(results.read_text())["tasks"]
     assert run.metrics["tags"]["accuracy"] > 0.9 and run.metrics["topic"]["accuracy"] > 0.6  # a model worth checking
+    run.tested = tested
     return run
+
+
+def test_mtl_test_prints_one_table_of_every_task_not_one_column_per_dataloader(run: Run) -> None:
+    out = run.tested.stdout
+    assert "DataLoader 0" not in out and "Test metric" not in out  # Lightning's table repeated each metric per task
+    table = out[out.index("test results") :]
+    for task in ("tags", "sentiment", "topic"):
+        assert table.count(f"| {task} | ") == 1, out[-3000:]
 
 
 def refusal(done, *names: str) -> str:
