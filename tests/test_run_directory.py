@@ -87,6 +87,9 @@ def test_rank_zero_callbacks_write_into_the_run_directory_without_a_collective(t
 
     plots = BalancerPlots()
     plots.on_train_batch_end(trainer, module)
+    module.balancer.last_weights = {"sentiment": 0.5}  # a weight that changes is drawn
+    trainer.global_step = 9
+    plots.on_train_batch_end(trainer, module)
     plots.on_fit_end(trainer, module)
     assert (run / "task_weights.png").stat().st_size > 0
 
