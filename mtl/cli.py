@@ -227,6 +227,7 @@ class MultiTaskCLI(LightningCLI):
             )
         if self.subcommand in ("validate", "test", "predict"):
             follow_checkpoint(config, f"mtl {self.subcommand}", self._checkpoint)  # its labels and tokenizer
+            self._into_tested_run(config, Path(config.ckpt_path))
         if config.get("data.seed") is None and not isinstance(config.get("seed_everything"), bool):
             config["data.seed"] = config.get("seed_everything")  # another seed: another batch order too
         for logger in _loggers(config):
@@ -241,6 +242,26 @@ class MultiTaskCLI(LightningCLI):
             monitor_without_validation(config)
         if self.subcommand == "fit" and self._checkpoint is not None:
             self._continue_run(config, Path(config.ckpt_path), self._checkpoint)
+
+    def _into_tested_run(self, config: Any, path: Path) -> None:
+        """``validate``/``test``/``predict`` of ``<run>/checkpoints/x.ckpt`` (a run
+        directory: its ``config.yaml`` beside) log into that run, not a new ``version_N``:
+        ``results-<stage>``, ``predictions.jsonl``, ``metrics-<stage>.csv``,
+        ``hparams-<stage>.yaml`` and ``config-<stage>.yaml``, leaving the training files as
+        they are; without loggers the results go there too unless
+        ``trainer.default_root_dir`` is set."""
+        run_dir = path.resolve().parent.parent
+        if path.resolve().parent.name != "checkpoints" or not (run_dir / "config.yaml").is_file():
+            return
+        self.save_config_kwargs["config_filename"] = f"config-{self.subcommand}.yaml"
+        logger = _csv_logger(config)
+        if logger is not None and logger.init_args.get("version") is None:
+            logger.class_path = RUN_CSV
+            for key, value in {"save_dir": str(run_dir.parent), "name": "", "version": run_dir.name}.items():
+                logger.init_args[key] = value
+            logger.init_args["stage"] = self.subcommand
+        elif logger is None and config.get("trainer.default_root_dir") == "runs":
+            config["trainer.default_root_dir"] = str(run_dir)
 
     def _continue_run(self, config: Any, path: Path, checkpoint: dict[str, Any]) -> None:
         """A checkpoint in ``<root>/version_N/checkpoints/`` of this run's CSV logger root

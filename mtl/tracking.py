@@ -109,6 +109,9 @@ class RunCSVLogger(CSVLogger):
     which continues an existing ``metrics.csv`` instead of deleting it.
 
     Args:
+        stage: write ``metrics-<stage>.csv`` and ``hparams-<stage>.yaml`` instead (``mtl
+            test``/``validate``/``predict`` of a run's checkpoint log into that run's
+            directory and leave its training files alone).
         resume: keep this version's ``metrics.csv``: the rows from the step the new run
             logs first onwards (those the killed run logged after the checkpoint it resumes
             from, and a half-written last line) are dropped and the new rows appended,
@@ -125,9 +128,11 @@ class RunCSVLogger(CSVLogger):
         prefix: str = "",
         flush_logs_every_n_steps: int = 1,
         resume: bool = False,
+        stage: str | None = None,
     ) -> None:
         super().__init__(save_dir, name, version, prefix, flush_logs_every_n_steps)
         self._resume = resume
+        self._stage = stage
 
     @property
     @rank_zero_experiment
@@ -135,7 +140,7 @@ class RunCSVLogger(CSVLogger):
         if self._experiment is not None:
             return self._experiment
         self._fs.makedirs(self.root_dir, exist_ok=True)
-        self._experiment = _RunWriter(self.log_dir, self._resume)
+        self._experiment = _RunWriter(self.log_dir, self._resume, self._stage)
         return self._experiment
 
 
@@ -143,9 +148,11 @@ class _RunWriter(ExperimentWriter):
     """Lightning's writer of ``metrics.csv``, which a resumed run continues, and whose
     header rewrites (a new column) replace the file atomically."""
 
-    def __init__(self, log_dir: str, resume: bool) -> None:
+    def __init__(self, log_dir: str, resume: bool, stage: str | None = None) -> None:
         self._resume = resume
         self._trim = False
+        if stage is not None:  # an evaluation of a trained run, beside its own files
+            self.NAME_METRICS_FILE, self.NAME_HPARAMS_FILE = f"metrics-{stage}.csv", f"hparams-{stage}.yaml"
         super().__init__(log_dir)
 
     def _check_log_dir_exists(self) -> None:
