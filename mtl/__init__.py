@@ -17,6 +17,7 @@ from mtl.heads import (
     TaggingHead,
     TaskHead,
 )
+from mtl.loaded_run import LoadedRun, load_run
 from mtl.module import MultiTaskModule
 from mtl.transfer import Transfer
 
@@ -29,6 +30,7 @@ __all__ = [
     "Encoder",
     "EncoderOutput",
     "LSTMEncoder",
+    "LoadedRun",
     "MaskedLMHead",
     "MultiLabelHead",
     "MultiTaskDataModule",
@@ -46,4 +48,5 @@ __all__ = [
     "Transfer",
     "TransformerEncoder",
     "Weighting",
+    "load_run",
 ]

@@ -53,6 +53,20 @@ def follow_checkpoint(config: Any, command: str, state: dict[str, Any] | None) -
     _follow_tokenizer(config, command, checkpoint, data_state.get("tokenizer"), hparams.get("vocab_size"))
 
 
+def trained_tokenizer_path(checkpoint: Path, state: dict[str, Any]) -> Path:
+    """The ``tokenizer.json`` beside the run of ``checkpoint`` (whose contents ``state``
+    are), checked against the digest the checkpoint records.
+
+    Raises:
+        DataError: the file is missing or holds another tokenizer.
+    """
+    saved = run_dir(checkpoint) / "tokenizer.json"
+    recorded = (state.get(DATA_STATE_KEY) or {}).get("tokenizer")
+    if recorded and recorded.get("sha256"):
+        return _matching([saved], recorded["sha256"], checkpoint, saved)
+    return _unrecorded([saved], (state.get("hyper_parameters") or {}).get("vocab_size"), checkpoint, saved)
+
+
 def run_dir(checkpoint: Path) -> Path:
     """The run directory of ``<run>/checkpoints/<file>.ckpt`` (else the file's folder)."""
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
