@@ -75,13 +75,19 @@ def test_every_readme_command_is_covered_by_a_test_that_exists() -> None:
 
 def test_readme_python_example_trains_to_its_stated_accuracy(tmp_path: Path) -> None:
     example, _ = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    script = tmp_path / "example.py"
-    script.write_text(
+    run_python(
+        tmp_path,
         example + "\nassert trainer.callback_metrics['val/topic/accuracy'] >= 0.85, trainer.callback_metrics"
-        "\nassert trainer.callback_metrics['val/tags/accuracy'] >= 0.70, trainer.callback_metrics\n"
+        "\nassert trainer.callback_metrics['val/tags/accuracy'] >= 0.70, trainer.callback_metrics\n",
     )
+
+
+def run_python(directory: Path, code: str) -> None:
+    """Run ``code`` as a script in ``directory`` with this checkout's ``mtl``; it must succeed."""
+    script = directory / "example.py"
+    script.write_text(code)
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [sys.executable, str(script)], cwd=directory, capture_output=True, text=True, timeout=300,
         env=checkout_env({"OMP_NUM_THREADS": "1"}),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -92,16 +98,11 @@ def test_readme_load_run_example_predicts_from_a_trained_run(tmp_path: Path) -> 
     (tmp_path / "tiny.yaml").write_text(TINY.read_text())
     fit = mtl("fit", "-c", "tiny.yaml", "--run_name", "demo", "--trainer.max_epochs=2", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr[-3000:]
-    script = tmp_path / "example.py"
-    script.write_text(
+    run_python(
+        tmp_path,
         example + "\nassert [len(r['tags']) for r in records] == [7, 7] and records[1]['text'].startswith('i never')"
-        "\nassert records[0]['topic'] in run.task_labels['topic'] and 0 < records[0]['topic_probability'] <= 1\n"
+        "\nassert records[0]['topic'] in run.task_labels['topic'] and 0 < records[0]['topic_probability'] <= 1\n",
     )
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-        env=checkout_env({"OMP_NUM_THREADS": "1"}),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
 
 
 def test_print_config_shows_the_resolved_config_and_trains_nothing(tmp_path: Path) -> None:
