@@ -1,3 +1,3 @@
-from mtl.cli import main
+from mtl.command import main
 
 main()

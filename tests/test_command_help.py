@@ -4,9 +4,11 @@ line saying what it does, and the options of ``report`` and ``advise`` with thei
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
-from command import mtl
+from command import checkout_env, mtl
 
 SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise"]
 
@@ -62,3 +64,36 @@ def test_advise_help_describes_its_options_and_the_target_config(tmp_path: Path)
         ("-c CONFIG, --config CONFIG", "Path to a configuration file"),
         ("--data.data_dir DATA_DIR", "a folder of local corpora"),  # the target config, as fit reads it
     ])  # fmt: skip
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """The modules ``python -X importtime`` reports."""
+    return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_help_after_its_first_time_comes_from_the_cache_without_lightning(tmp_path: Path) -> None:
+    env = {"MTL_CACHE": str(tmp_path / "cache")}
+    for subcommand in (["--help"], ["fit", "--help"]):
+        first = mtl(*subcommand, cwd=tmp_path, env=env, timeout=120)
+        assert first.returncode == 0, first.stderr[-3000:]
+        again = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "mtl", *subcommand], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120, env=checkout_env(env),
+        )  # fmt: skip
+        assert again.returncode == 0 and again.stdout == first.stdout
+        modules = imported_modules(again.stderr)
+        assert "mtl.command" in modules and not {"torch", "lightning", "jsonargparse", "mtl.cli"} & modules
+    assert len(list((tmp_path / "cache" / "help").glob("*.txt"))) == 2
+
+
+def test_import_mtl_is_lazy_and_its_names_still_import() -> None:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import mtl; print(sorted(mtl.__all__)[:2], mtl.LSTMEncoder.__name__)"],
+        capture_output=True, text=True, timeout=120, env=checkout_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["['CNNEncoder',", "'ClassificationHead']", "LSTMEncoder"]
+    lazy = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import mtl"], capture_output=True, text=True, timeout=120, env=checkout_env()
+    )
+    assert "torch" not in imported_modules(lazy.stderr)

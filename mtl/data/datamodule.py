@@ -14,6 +14,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from tokenizers import Tokenizer
 from torch.utils.data import DataLoader
 
+from mtl.cache_folder import cache_dir
 from mtl.contracts import SpecialIds
 from mtl.data.encoding import InputEncoder, encode_split
 from mtl.data.errors import DataError
@@ -36,7 +37,6 @@ from mtl.data.source import infer_labels, load_task_splits
 from mtl.data.task import Task, resolve_source
 from mtl.data.tokenizer import (
     TokenizerSpec,
-    cache_dir,
     special_ids,
     tokenizer_digest,
 )

@@ -13,11 +13,11 @@ import datasets
 from filelock import FileLock
 from tokenizers import Tokenizer
 
+from mtl.cache_folder import cache_dir
 from mtl.data.pretrained_tokenizer import pretrained_tokenizer
 from mtl.data.task import Task
 from mtl.data.tokenizer import (
     TokenizerSpec,
-    cache_dir,
     cache_key,
     load_cached_tokenizer,
     load_tokenizer,

@@ -61,10 +61,6 @@ class TokenizerSpec:
     lowercase: bool = True
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("MTL_CACHE", Path.home() / ".cache" / "mtl"))
-
-
 def train_tokenizer(texts: Iterable[str], spec: TokenizerSpec) -> Tokenizer:
     """Train a WordPiece, BPE or word-level tokenizer with ``[CLS] a [SEP] b [SEP]``
     templates; the same texts and settings give the same tokenizer in every process (see
