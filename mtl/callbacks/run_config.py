@@ -10,6 +10,8 @@ import yaml
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.loggers import WandbLogger
 
+from mtl.run_directory import run_directory
+
 
 class RunConfig(SaveConfigCallback):
     """Lightning's ``SaveConfigCallback`` (``config.yaml`` in the run directory), which also
@@ -35,7 +37,8 @@ class RunConfig(SaveConfigCallback):
     def _log_files(self, experiment: Any, trainer: L.Trainer) -> None:
         import wandb
 
-        files = [Path(trainer.log_dir or ".") / self.config_filename, getattr(trainer.datamodule, "tokenizer_path", None)]
+        # run_directory, not trainer.log_dir: that is a collective, and only rank zero is here
+        files = [run_directory(trainer) / self.config_filename, getattr(trainer.datamodule, "tokenizer_path", None)]
         files = [Path(f) for f in files if f is not None and Path(f).is_file()]
         if not files:
             return
