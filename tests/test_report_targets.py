@@ -33,7 +33,7 @@ def results_table(report: str) -> dict[str, dict[str, str]]:
 
 def workspace(tmp_path: Path) -> Path:
     """A folder that looks like the project to make (its own runs/ and reports/)."""
-    for name in ("Makefile", "experiments", ".venv", "pyproject.toml", "constraints.txt"):
+    for name in ("Makefile", "experiments", ".venv", "pyproject.toml", "constraints.txt", "requirements.lock"):
         (tmp_path / name).symlink_to(ROOT / name)
     return tmp_path
 
