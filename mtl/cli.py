@@ -33,11 +33,11 @@ from mtl.report.command import add_report_arguments, report
 from mtl.run_directory import SameRunVersion
 from mtl.task_heads import move_task_heads
 from mtl.task_selection import select_tasks
-from mtl.trained_run import follow_checkpoint
+from mtl.trained_run import follow_checkpoint, run_dir
 from mtl.transfer.advise_command import USAGE as ADVISE_USAGE
 from mtl.transfer.advise_command import add_advise_arguments, advise, run_advise
 from mtl.transfer.cli_config import use_source_tokenizer
-from mtl.validation_monitor import monitor_without_validation
+from mtl.validation_monitor import MONITOR, monitor_without_validation
 
 AUTO_NAME = "auto"
 
@@ -130,7 +130,7 @@ class MultiTaskCLI(LightningCLI):
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.set_defaults(
             {
-                "checkpoint.monitor": "val/average",
+                "checkpoint.monitor": MONITOR,
                 "checkpoint.mode": "max",
                 "checkpoint.save_last": True,
                 "checkpoint.filename": "best-{epoch}-{step}",
@@ -250,18 +250,18 @@ class MultiTaskCLI(LightningCLI):
         ``hparams-<stage>.yaml`` and ``config-<stage>.yaml``, leaving the training files as
         they are; without loggers the results go there too unless
         ``trainer.default_root_dir`` is set."""
-        run_dir = path.resolve().parent.parent
-        if path.resolve().parent.name != "checkpoints" or not (run_dir / "config.yaml").is_file():
+        tested = run_dir(path.resolve())
+        if path.resolve().parent.name != "checkpoints" or not (tested / "config.yaml").is_file():
             return
         self.save_config_kwargs["config_filename"] = f"config-{self.subcommand}.yaml"
         logger = _csv_logger(config)
         if logger is not None and logger.init_args.get("version") is None:
             logger.class_path = RUN_CSV
-            for key, value in {"save_dir": str(run_dir.parent), "name": "", "version": run_dir.name}.items():
+            for key, value in {"save_dir": str(tested.parent), "name": "", "version": tested.name}.items():
                 logger.init_args[key] = value
             logger.init_args["stage"] = self.subcommand
         elif logger is None and config.get("trainer.default_root_dir") == "runs":
-            config["trainer.default_root_dir"] = str(run_dir)
+            config["trainer.default_root_dir"] = str(tested)
 
     def _continue_run(self, config: Any, path: Path, checkpoint: dict[str, Any]) -> None:
         """A checkpoint in ``<root>/version_N/checkpoints/`` of this run's CSV logger root
@@ -269,12 +269,12 @@ class MultiTaskCLI(LightningCLI):
         checkpoints folder, and the W&B run of the checkpoint's id. A checkpoint from
         elsewhere starts a new run directory from its state."""
         logger = _csv_logger(config)
-        run_dir = path.resolve().parent.parent
-        version = VERSION_DIR.match(run_dir.name)
+        resumed = run_dir(path.resolve())
+        version = VERSION_DIR.match(resumed.name)
         if logger is None or path.resolve().parent.name != "checkpoints" or version is None:
             return
         init_args = logger.init_args
-        if init_args.get("version") is not None or run_dir.parent != _logger_root(logger).resolve():
+        if init_args.get("version") is not None or resumed.parent != _logger_root(logger).resolve():
             return
         if logger.class_path in LIGHTNING_CSV:
             logger.class_path = RUN_CSV

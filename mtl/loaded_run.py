@@ -18,8 +18,9 @@ from mtl.data.collate import collate
 from mtl.data.datamodule import PREDICT_TASK
 from mtl.data.encoding import InputEncoder
 from mtl.data.errors import DataError
-from mtl.data.predict_inputs import PredictWords, input_words
+from mtl.data.predict_inputs import PredictWords, shown_input
 from mtl.data.tokenizer import load_tokenizer, special_ids
+from mtl.model_config import rebuild_from_state
 from mtl.module import MultiTaskModule
 from mtl.prediction import predict_records
 from mtl.trained_run import trained_tokenizer_path
@@ -37,7 +38,9 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     checkpoint = _checkpoint_of(Path(path))
     state = read_checkpoint(checkpoint)
     tokenizer = load_tokenizer(trained_tokenizer_path(checkpoint, state))
-    module = MultiTaskModule.load_from_checkpoint(checkpoint, map_location="cpu", weights_only=True)
+    module = rebuild_from_state(MultiTaskModule, state) or MultiTaskModule.load_from_checkpoint(
+        checkpoint, map_location="cpu", weights_only=True
+    )  # a checkpoint made in Python holds no model config: Lightning's loader reads its hparams
     return LoadedRun(checkpoint, module.to(device).eval(), tokenizer)
 
 
@@ -96,12 +99,11 @@ class LoadedRun:
             batch = collate(columns, PREDICT_TASK, self.pad_id)
             batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
             records += predict_records(self.module.model, batch)
-        return [self._shown(rows, words, r["index"]) | {k: v for k, v in r.items() if k != "index"} for r in records]
-
-    def _shown(self, rows: dict[str, list[Any]], words: PredictWords, index: int) -> dict[str, Any]:
-        shown = {key: values[index] for key, values in rows.items()}
-        if self.tags:
-            shown["words"] = input_words(rows["text"][index], words)
+        pair = text_pairs is not None
+        shown = []
+        for record in records:
+            i = record.pop("index")
+            shown.append(shown_input(rows["text"][i], rows["text_pair"][i] if pair else None, words, self.tags, pair) | record)
         return shown
 
 

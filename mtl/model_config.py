@@ -33,7 +33,12 @@ def plain_values(arguments: Mapping[str, Any]) -> dict[str, Any]:
 def rebuild_from_checkpoint(cls: type[M], path: str | Path, map_location: Any = None, strict: bool | None = None) -> M | None:
     """``cls`` built from the config in checkpoint ``path`` and loaded with its weights;
     None when the checkpoint holds no config (made in Python, not by the command)."""
-    checkpoint = torch.load(path, map_location=map_location or "cpu", weights_only=True)
+    return rebuild_from_state(cls, torch.load(path, map_location=map_location or "cpu", weights_only=True), strict)
+
+
+def rebuild_from_state(cls: type[M], checkpoint: dict[str, Any], strict: bool | None = None) -> M | None:
+    """``cls`` built from the config in an already read ``checkpoint`` and loaded with its
+    weights; None when it holds no config."""
     config = checkpoint.get(MODEL_CONFIG)
     if config is None:
         return None

@@ -95,7 +95,7 @@ class WandbTracker(WandbLogger):
             offline=offline,
             group=group,
             tags=tags,
-            log_model=(not offline if log_model is None else log_model) and not offline and not disabled,
+            log_model=log_model is not False and not offline and not disabled,
             id=id,
             job_type=job_type,
             **({"mode": "disabled"} if disabled else {}),

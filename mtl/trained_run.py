@@ -62,9 +62,7 @@ def trained_tokenizer_path(checkpoint: Path, state: dict[str, Any]) -> Path:
     """
     saved = run_dir(checkpoint) / "tokenizer.json"
     recorded = (state.get(DATA_STATE_KEY) or {}).get("tokenizer")
-    if recorded and recorded.get("sha256"):
-        return _matching([saved], recorded["sha256"], checkpoint, saved)
-    return _unrecorded([saved], (state.get("hyper_parameters") or {}).get("vocab_size"), checkpoint, saved)
+    return _checked([saved], recorded, (state.get("hyper_parameters") or {}).get("vocab_size"), checkpoint, saved)
 
 
 def run_dir(checkpoint: Path) -> Path:
@@ -111,13 +109,20 @@ def _follow_tokenizer(
     configured = Path(str(spec.get("path"))) if spec.get("path") else None
     saved = run_dir(checkpoint) / "tokenizer.json"
     candidates = [saved] + ([configured] if configured is not None and not _same_file(configured, saved) else [])
-    if recorded and recorded.get("sha256"):
-        chosen = _matching(candidates, recorded["sha256"], checkpoint, saved)
-    else:
-        chosen = _unrecorded(candidates, vocab_size, checkpoint, saved)
+    chosen = _checked(candidates, recorded, vocab_size, checkpoint, saved)
     if configured is None or not _same_file(configured, chosen):
         note("%s: reading text with %s, the tokenizer checkpoint %s was trained with", command, chosen, checkpoint)
     spec["path"] = str(chosen)
+
+
+def _checked(
+    candidates: list[Path], recorded: dict[str, Any] | None, vocab_size: int | None, checkpoint: Path, saved: Path
+) -> Path:
+    """The first candidate that is the tokenizer the checkpoint records (by its digest; by
+    its vocabulary size for a checkpoint that records none)."""
+    if recorded and recorded.get("sha256"):
+        return _matching(candidates, recorded["sha256"], checkpoint, saved)
+    return _unrecorded(candidates, vocab_size, checkpoint, saved)
 
 
 def _matching(candidates: list[Path], digest: str, checkpoint: Path, saved: Path) -> Path:

@@ -30,7 +30,7 @@ class RunConfig(SaveConfigCallback):
             experiment = logger.experiment
             if not hasattr(experiment, "config"):  # WANDB_MODE=disabled gives a stand-in
                 continue
-            experiment.config.update(_plain(config), allow_val_change=True)
+            experiment.config.update(config, allow_val_change=True)  # plain YAML values: dicts, lists, scalars
             if stage == "fit":
                 self._log_files(experiment, trainer)
 
@@ -56,14 +56,3 @@ def _built(pl_module: L.LightningModule) -> dict[str, Any]:
         "balancer": type(getattr(pl_module, "balancer", None)).__name__,
         "heads": {str(task): type(head).__name__ for task, head in heads.items()},
     }
-
-
-def _plain(value: Any) -> Any:
-    """The config as W&B stores it: dicts, lists and scalars (a path or an object as text)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)

@@ -26,10 +26,10 @@ from mtl.data.loader import MultiTaskTrainLoader, StepPlan
 from mtl.data.predict_inputs import (
     PredictWords,
     check_word_lists,
-    input_words,
     read_predict_inputs,
     say_attached_punctuation,
     say_what_inputs_lose,
+    shown_input,
 )
 from mtl.data.run_tokenizer import run_tokenizer, training_text
 from mtl.data.sampling import SamplingStrategy, TaskSampler
@@ -368,12 +368,11 @@ class MultiTaskDataModule(L.LightningDataModule):
         if self.predict_rows is None:
             return {}
         row = self.predict_rows[index]
-        shown = {"text": row[self.predict_text]}
-        if self.predict_text_pair is not None:
-            shown["text_pair"] = row[self.predict_text_pair]
-        if any(task.type == "tagging" for task in self.tasks.values()):
-            shown["words"] = input_words(row[self.predict_text], self.predict_words)
-        return shown
+        pair = self.predict_text_pair is not None
+        tagged = any(task.type == "tagging" for task in self.tasks.values())
+        return shown_input(
+            row[self.predict_text], row[self.predict_text_pair] if pair else None, self.predict_words, tagged, pair
+        )
 
     def _predict_limit(self) -> tuple[int | None, str]:
         """The most sub-word tokens a prediction input may have, and what sets it:

@@ -167,9 +167,8 @@ def word_bytes(word_ids: list[int | None], words: list[str]) -> list[list[int]]:
 def without_subword(encoding: Any, words: list[str]) -> list[str]:
     """The words of the encoding's first text that got no token, among those it read: all
     words when the text was read whole, those before the last word read when it was cut."""
-    read = {w for w in _first_segment(encoding) if w is not None}
-    end = len(words) if not encoding.overflowing else max(read, default=-1)
-    return [str(words[i]) for i in range(end) if i not in read]
+    present = _words_with_tokens(_first_segment(encoding), len(words))
+    return [str(words[i]) for i in range(_words_before_cut(encoding, len(words))) if not present[i]]
 
 
 def _word_starts(word_ids: list[int | None]) -> list[int]:

@@ -108,6 +108,17 @@ def input_words(value: Any, split: PredictWords = "whitespace") -> list[str]:
     return str(value).split()
 
 
+def shown_input(text: Any, text_pair: Any, split: PredictWords, tagged: bool, pair: bool) -> dict[str, Any]:
+    """What an output record shows of its input: ``text`` (and ``text_pair`` when the
+    inputs are pairs) as read, and ``words``, the words tagged, when a task tags."""
+    shown = {"text": text}
+    if pair:
+        shown["text_pair"] = text_pair
+    if tagged:
+        shown["words"] = input_words(text, split)
+    return shown
+
+
 def check_word_lists(rows: datasets.Dataset, path: Path, columns: list[str], reads_word_lists: bool) -> None:
     """Lists of words are read as given: every item must be a string, and some task must
     read words (a tagging task, or one trained on word lists); else a :class:`DataError`

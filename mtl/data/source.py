@@ -98,7 +98,7 @@ def _load_task_splits(task: Task) -> datasets.DatasetDict:
                 or f"task '{task.name}': split '{split}' (from {origin}) has no rows; check data_files / splits"
             )
         ds = _part(task, role, part, ds)
-        ds = _with_fields(task, split, ds)
+        ds = _with_fields(task, ds)
         _check_columns(task, split, ds)
         if role == "train" and task.max_train_examples is not None:
             ds = ds.select(range(min(task.max_train_examples, len(ds))))
@@ -139,7 +139,7 @@ def _part(task: Task, role: str, part: SplitSlice, ds: datasets.Dataset) -> data
     return ds.select(rows)
 
 
-def _with_fields(task: Task, split: str, ds: datasets.Dataset) -> datasets.Dataset:
+def _with_fields(task: Task, ds: datasets.Dataset) -> datasets.Dataset:
     """``ds`` with nested fields as columns (``labels.label``) when a column option names one."""
     named = [c for c in (task.text, task.text_pair, task.label) if c]
     if all(c in ds.column_names or "." not in c for c in named):
