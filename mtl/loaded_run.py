@@ -23,7 +23,7 @@ from mtl.data.tokenizer import load_tokenizer, special_ids
 from mtl.model_config import rebuild_from_state
 from mtl.module import MultiTaskModule
 from mtl.prediction import predict_records
-from mtl.trained_run import trained_tokenizer_path
+from mtl.trained_run import run_checkpoint, trained_tokenizer_path
 
 Text = str | Sequence[str]  # a text, or its words already split
 
@@ -35,7 +35,7 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> LoadedRun:
     Raises:
         DataError: no checkpoint there, or the run's tokenizer is missing or another one.
     """
-    checkpoint = _checkpoint_of(Path(path))
+    checkpoint = run_checkpoint(Path(path))
     state = read_checkpoint(checkpoint)
     tokenizer = load_tokenizer(trained_tokenizer_path(checkpoint, state))
     module = rebuild_from_state(MultiTaskModule, state) or MultiTaskModule.load_from_checkpoint(
@@ -105,14 +105,3 @@ class LoadedRun:
             i = record.pop("index")
             shown.append(shown_input(rows["text"][i], rows["text_pair"][i] if pair else None, words, self.tags, pair) | record)
         return shown
-
-
-def _checkpoint_of(path: Path) -> Path:
-    if path.is_file():
-        return path
-    folder = path / "checkpoints"
-    best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
-    chosen = best[-1] if best else folder / "last.ckpt"
-    if not chosen.is_file():
-        raise DataError(f"no checkpoint at {str(path)!r}: give a run directory (runs/<name>/version_N) or a .ckpt file")
-    return chosen

@@ -65,6 +65,24 @@ def trained_tokenizer_path(checkpoint: Path, state: dict[str, Any]) -> Path:
     return _checked([saved], recorded, (state.get("hyper_parameters") or {}).get("vocab_size"), checkpoint, saved)
 
 
+def run_checkpoint(path: Path) -> Path:
+    """The checkpoint a trained run is used from: ``path`` itself when it is a file, else
+    the run directory's newest ``checkpoints/best-*.ckpt`` (by ``val/average``), else its
+    ``checkpoints/last.ckpt``.
+
+    Raises:
+        DataError: there is none.
+    """
+    if path.is_file():
+        return path
+    folder = path / "checkpoints"
+    best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    chosen = best[-1] if best else folder / "last.ckpt"
+    if not chosen.is_file():
+        raise DataError(f"no checkpoint at {str(path)!r}: give a run directory (runs/<name>/version_N) or a .ckpt file")
+    return chosen
+
+
 def run_dir(checkpoint: Path) -> Path:
     """The run directory of ``<run>/checkpoints/<file>.ckpt`` (else the file's folder)."""
     return checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +150,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         self.predict_text_pair = predict_text_pair
         self.predict_words = predict_words
         self.predict_max_length = predict_max_length
-        self.raw: dict[str, datasets.DatasetDict] = {}
+        self.raw: dict[str, dict[str, datasets.Dataset]] = {}  # task -> role -> rows read (see read_splits)
         self.labels: dict[str, list[str]] = {}
         self.tokenizer: Tokenizer | None = None
         self.tokenizer_path: Path | None = None
@@ -196,7 +197,7 @@ class MultiTaskDataModule(L.LightningDataModule):
         tokenizer is trained on, without the ``[CLS]``/``[SEP]`` of the templates), ``(V,)``."""
         self.prepare()
         counts = torch.zeros(self.tokenizer.get_vocab_size(), dtype=torch.long)  # (V,)
-        texts = list(training_text(self.tasks, self.raw))
+        texts = list(training_text(self.tasks, {name: self.read_splits(name, ["train"]) for name in self.tasks}))
         for start in range(0, len(texts), 1000):
             encodings = self.tokenizer.encode_batch(texts[start : start + 1000], add_special_tokens=False)
             ids = torch.tensor([i for e in encodings for i in e.ids], dtype=torch.long)  # (N,)
@@ -209,10 +210,13 @@ class MultiTaskDataModule(L.LightningDataModule):
         expensive step, done once (later calls return at once)."""
         if self.tokenizer is not None:
             return
+        spec = self.tokenizer_spec
+        trains_tokenizer = spec.pretrained is None and not (spec.path is not None and Path(spec.path).is_file())
         for name, task in self.tasks.items():
             if "train" not in task.splits:
                 raise DataError(f"task {name!r}: splits {task.splits} has no 'train' role; add `train: <split name>`")
-            self.raw[name] = load_task_splits(task)
+            if trains_tokenizer or (task.labels is None and task.type != "regression" and not task.self_supervised):
+                self.read_splits(name, task.splits)  # the training text is needed now
             if task.self_supervised:
                 continue  # labels: the vocabulary, below
             self.labels[name] = task.labels if task.labels is not None else self._infer_labels(task)
@@ -220,6 +224,16 @@ class MultiTaskDataModule(L.LightningDataModule):
                 raise DataError(f"task {name!r}: found labels {self.labels[name]}; a classifier needs at least 2")
         tokenizer, self.tokenizer_path = run_tokenizer(self.tokenizer_spec, self.tasks, self.raw)
         self._use_tokenizer(tokenizer)
+
+    def read_splits(self, name: str, roles: Iterable[str]) -> dict[str, datasets.Dataset]:
+        """Task ``name``'s splits, read on first use: those of ``roles`` not read yet, in one
+        load. With a given tokenizer and label lists nothing needs the training split before
+        training, so a trained run is tested or predicts without its training files."""
+        raw = self.raw.setdefault(name, {})
+        missing = [role for role in roles if role not in raw and role in self.tasks[name].splits]
+        if missing:
+            raw.update(load_task_splits(self.tasks[name], missing))
+        return raw
 
     def _use_tokenizer(self, tokenizer: Tokenizer) -> None:
         """Read text with ``tokenizer``: its vocabulary is the self-supervised tasks' labels,
@@ -292,6 +306,8 @@ class MultiTaskDataModule(L.LightningDataModule):
             self._train_position = dict(position)
 
     def _infer_labels(self, task: Task) -> list[str]:
+        if task.type == "regression":
+            return []
         splits = self.raw[task.name]
         labels = infer_labels(task, splits["train"])
         for role, split in splits.items():
@@ -333,9 +349,11 @@ class MultiTaskDataModule(L.LightningDataModule):
             # a new fit (set up before its checkpoint is read): its loader is built and restored anew
             self._train_loader, self._train_position = None, None
         roles = {"fit": ["train", "validation"], "validate": ["validation"], "test": ["test"], "predict": []}
+        wanted = roles.get(stage or "fit", ["train", "validation", "test"])
         for name in self.tasks:
-            for role in roles.get(stage or "fit", ["train", "validation", "test"]):
-                if role in self.raw[name]:
+            read = self.read_splits(name, wanted)
+            for role in wanted:
+                if role in read:
                     self._split(name, role)
         if stage == "predict":
             self.encoded[PREDICT_TASK] = {"predict": self._encode_predict_file()}
@@ -357,10 +375,16 @@ class MultiTaskDataModule(L.LightningDataModule):
         return encoded
 
     def _trained_on_word_lists(self) -> bool:
-        return any(
-            isinstance(self.raw[n]["train"].features.get(t.text), (datasets.List, datasets.Sequence))
-            for n, t in self.tasks.items()
-        )
+        """Whether a task's training text column holds word lists. A run predicting with
+        its training files gone cannot tell, and accepts word lists (read as words)."""
+        for name, task in self.tasks.items():
+            try:
+                train = self.read_splits(name, ["train"])["train"]
+            except DataError:  # the training files are gone: predicting from the run alone
+                return True
+            if isinstance(train.features.get(task.text), (datasets.List, datasets.Sequence)):
+                return True
+        return False
 
     def predict_input(self, index: int) -> dict[str, Any]:
         """What the output record of input ``index`` shows of it: ``text`` (and
@@ -428,10 +452,10 @@ class MultiTaskDataModule(L.LightningDataModule):
         return groups
 
     def val_dataloader(self) -> list[DataLoader]:
-        return self._eval_loaders([name for name in self.tasks if "validation" in self.raw[name]], "validation")
+        return self._eval_loaders([name for name, task in self.tasks.items() if "validation" in task.splits], "validation")
 
     def test_dataloader(self) -> list[DataLoader]:
-        missing = [name for name in self.tasks if "test" not in self.raw[name]]
+        missing = [name for name, task in self.tasks.items() if "test" not in task.splits]
         if missing:
             raise DataError(f"tasks {missing} declare no test split; add `test: <split name>` to their splits")
         return self._eval_loaders(list(self.tasks), "test")
@@ -444,7 +468,9 @@ class MultiTaskDataModule(L.LightningDataModule):
         """The encoded split, encoded on first use."""
         encoded = self.encoded.setdefault(name, {})
         if role not in encoded:
-            encoded[role] = encode_split(self.raw[name][role], self.tasks[name], self.tokenizer, self.labels[name], role)
+            encoded[role] = encode_split(
+                self.read_splits(name, [role])[role], self.tasks[name], self.tokenizer, self.labels[name], role
+            )
             self._say_words_without_subword(name, role)
         return encoded[role]
 

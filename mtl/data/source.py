@@ -7,6 +7,7 @@ dropped with a logged warning; a missing label is an error.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import glob
 import inspect
@@ -48,7 +49,7 @@ _SHOWN_VALUES = 20
 _EMPTY_SPLIT = re.compile(r'Instruction "([^"]+)" corresponds to no data')
 
 
-def load_task_splits(task: Task) -> datasets.DatasetDict:
+def load_task_splits(task: Task, roles: Iterable[str] | None = None) -> datasets.DatasetDict:
     """Load, select and check the splits of one task.
 
     Args:
@@ -56,6 +57,8 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
             its ``path`` is ``conllu``, ``columns`` or ``synthetic``, without ``path`` to
             :func:`mtl.data.conllu.load_conllu`, :func:`mtl.data.columns.load_columns` or
             :func:`mtl.data.synthetic.load_synthetic` (:data:`OWN_LOADERS`).
+        roles: only these of its roles (``None``: all), reading only their files: a
+            trained run is tested from its test file alone, its training files gone.
 
     Returns:
         One ``Dataset`` per role of ``task.splits`` (``train``, ``validation``, ``test``),
@@ -67,6 +70,8 @@ def load_task_splits(task: Task) -> datasets.DatasetDict:
             any failure of the loader (kept as ``__cause__``); for a bad local file, the
             file, the line and the fix (see :mod:`mtl.data.file_check`).
     """
+    if roles is not None:
+        task = only_roles(task, roles)
     try:
         return _load_task_splits(task)
     except UnicodeDecodeError as e:  # the json builder stores undecodable text; reading it fails
@@ -121,6 +126,19 @@ def _load_task_splits(task: Task) -> datasets.DatasetDict:
     if not task.self_supervised:
         _warn_unseen_labels(task, result)
     return datasets.DatasetDict(result)
+
+
+def only_roles(task: Task, roles: Iterable[str]) -> Task:
+    """``task`` reading only ``roles`` of its splits: its other roles dropped, and a
+    ``data_files`` mapping cut to the splits those roles read (slices keep their split)."""
+    wanted = set(roles)
+    splits = {role: spec for role, spec in task.splits.items() if role in wanted}
+    read = {parse_split(spec, f"task '{task.name}': `splits: {role}:`").name for role, spec in splits.items()}
+    source = dict(task.source)
+    files = source.get("data_files")
+    if isinstance(files, dict):
+        source["data_files"] = {split: paths for split, paths in files.items() if str(split) in read}
+    return dataclasses.replace(task, splits=splits, source=source)
 
 
 def _part(task: Task, role: str, part: SplitSlice, ds: datasets.Dataset) -> datasets.Dataset:

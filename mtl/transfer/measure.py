@@ -88,10 +88,10 @@ def training_texts(datamodule: Any, sample: int, seed: int = 0) -> tuple[list[st
     datamodule.prepare()
     tasks = datamodule.tasks
     supervised = [n for n, t in tasks.items() if not t.self_supervised] or list(tasks)
-    size = sum(len(datamodule.raw[n]["train"]) for n in supervised)
+    size = sum(len(datamodule.read_splits(n, ["train"])["train"]) for n in supervised)
     texts: list[str] = []
     for name, task in tasks.items():
-        train = datamodule.raw[name]["train"]
+        train = datamodule.read_splits(name, ["train"])["train"]
         for column in [task.text] + ([task.text_pair] if task.text_pair else []):
             texts += [" ".join(v) if isinstance(v, list) else str(v) for v in train[column][:]]
     texts = list(dict.fromkeys(texts))

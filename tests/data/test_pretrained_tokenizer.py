@@ -143,4 +143,4 @@ def test_the_datamodule_reads_with_the_models_tokenizer(tiny_pretrained, tiny_co
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))["sentiment"]
     assert (batch["input_ids"][~batch["attention_mask"]] == 1).all() and (batch["input_ids"][:, 0] == 0).all()
-    assert isinstance(data.raw["sentiment"]["train"], datasets.Dataset)
+    assert isinstance(data.read_splits("sentiment", ["train"])["train"], datasets.Dataset)
