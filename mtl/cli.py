@@ -1,7 +1,8 @@
 """The ``mtl`` command, one parser for every subcommand (``mtl --help`` lists them):
 ``mtl fit|validate|test|predict -c experiments/<x>.yaml`` (Lightning's), ``mtl report``
-(finished runs side by side, see :mod:`mtl.report`) and ``mtl advise`` (which transfer
-strategy suits a target, see :mod:`mtl.transfer`), each built from a typed, documented
+(finished runs side by side, see :mod:`mtl.report`), ``mtl advise`` (which transfer
+strategy suits a target, see :mod:`mtl.transfer`) and ``mtl export`` (a run for serving,
+see :mod:`mtl.export`), each built from a typed, documented
 function."""
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ from mtl.config_check import ConfigError, config_errors, errors_shown_plainly, h
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.data.model_tokenizer import use_model_tokenizer
 from mtl.divergence import NO_CHECKPOINT, divergence, good_checkpoint
+from mtl.export import USAGE as EXPORT_USAGE
+from mtl.export import export_run
 from mtl.messages import show_messages
 from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
 from mtl.report.command import add_report_arguments, report
 from mtl.run_directory import SameRunVersion
+from mtl.run_option import EVALUATING, RUN_HELP, expand_run_option
 from mtl.task_heads import move_task_heads
 from mtl.task_selection import select_tasks
 from mtl.trained_run import follow_checkpoint, run_dir
@@ -65,7 +69,7 @@ class MultiTaskCLI(LightningCLI):
     Trainer's: ``report`` and ``advise`` (see :attr:`COMMANDS`), run in place of a trainer."""
 
     #: Subcommands that are not Trainer methods (no model, data or trainer is built for them).
-    COMMANDS = ("report", "advise")
+    COMMANDS = ("report", "advise", "export")
     #: One line per Trainer subcommand for ``mtl --help`` (report and advise: their docstrings').
     DESCRIPTIONS: ClassVar[dict[str, str]] = {
         "fit": "Train a model on a config's tasks: runs/<name>/version_N with checkpoints, metrics and results.",
@@ -95,6 +99,8 @@ class MultiTaskCLI(LightningCLI):
             )
             if name in ("validate", "test"):  # the results table says it per task; Lightning's repeats each
                 subparser.set_defaults(verbose=False)  # metric in one identical column per task's dataloader
+            if name in EVALUATING:  # expanded before parsing (see mtl.run_option); listed in --help
+                subparser.add_argument("--run", type=Optional[str], default=None, help=RUN_HELP)  # noqa: UP045
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=description)
         report_parser = self.parser_class(description=_first_line(report), usage=REPORT_USAGE)
@@ -105,7 +111,9 @@ class MultiTaskCLI(LightningCLI):
         for action in advise_parser._actions:  # the target's model section may be left out: advise reads its data
             if action.dest.startswith("model."):
                 action.required = False
-        for name, subparser in (("report", report_parser), ("advise", advise_parser)):
+        export_parser = self.parser_class(description=_first_line(export_run), usage=EXPORT_USAGE)
+        export_parser.add_function_arguments(export_run)
+        for name, subparser in (("report", report_parser), ("advise", advise_parser), ("export", export_parser)):
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=subparser.description)
 
@@ -123,6 +131,9 @@ class MultiTaskCLI(LightningCLI):
             report(**config.clone().as_dict())
         elif subcommand == "advise":
             run_advise(config, self._subcommand_method_arguments["advise"])
+        elif subcommand == "export":
+            folder = export_run(**config.clone().as_dict())
+            print(f"exported {config.run} to {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
         else:
             super()._run_subcommand(subcommand)
 
@@ -400,7 +411,9 @@ def experiment_name(run_name: str) -> str:
 def main(args: list[str] | None = None) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     show_messages()
-    command = sys.argv[1:] if args is None else args
+    command = expand_run_option(sys.argv[1:] if args is None else args)
+    if args is None:  # LightningCLI reads the command line itself (and warns when also given args)
+        sys.argv[1:] = command
     errors = config_errors(command)
     if errors:
         raise ConfigError("\n       ".join(errors))
@@ -409,7 +422,7 @@ def main(args: list[str] | None = None) -> None:
         MultiTaskDataModule,
         save_config_callback=RunConfig,
         save_config_kwargs={"overwrite": True},
-        args=args,
+        args=args if args is None else command,
     )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from command import checkout_env, mtl
 
-SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise"]
+SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise", "export"]
 
 
 def test_help_lists_every_subcommand_with_what_it_does(tmp_path: Path) -> None:

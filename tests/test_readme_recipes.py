@@ -31,6 +31,15 @@ RECIPES: dict[str, list[str]] = {
     r"^mtl predict -c experiments/demo\.yaml --ckpt_path": [
         "test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"
     ],
+    r"^mtl test --run runs/demo/version_0$": [
+        "test_command_run_option.py::test_a_run_tests_and_predicts_without_its_training_files"
+    ],
+    r"^mtl predict --run runs/demo/version_0 --data\.predict_file": [
+        "test_command_run_option.py::test_a_run_tests_and_predicts_without_its_training_files"
+    ],
+    r"^mtl export --run runs/demo/version_0$": [
+        "test_command_export.py::test_an_lstm_run_exports_a_program_that_serves_without_mtl"
+    ],
     r"^mtl predict -c .*--data\.predict_words punctuation": [
         "test_command_predict.py::test_punctuation_is_split_off_when_asked_and_said_when_not"
     ],

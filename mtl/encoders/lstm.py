@@ -66,6 +66,8 @@ class LSTMEncoder(Encoder):
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> EncoderOutput:
         """Encode a right-padded batch; see ``Encoder.forward``."""
         _, T = input_ids.shape
+        if torch.compiler.is_exporting():  # an exported program has no packed sequences
+            return self._forward_unpacked(self.embedding(input_ids), attention_mask)
         lengths = _lengths(attention_mask)  # (B,) on CPU
         x = self.embedding(input_ids)  # (B, T, E)
         packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
@@ -79,6 +81,30 @@ class LSTMEncoder(Encoder):
         hidden, _ = pad_packed_sequence(packed, batch_first=True, total_length=T)  # (B, T, D), zero at padding
         pooled = torch.cat(list(final), dim=-1)  # (B, D): forward final state [, backward final state]
         return EncoderOutput(hidden=hidden, pooled=pooled, mask=attention_mask)
+
+    def _forward_unpacked(self, x: Tensor, attention_mask: Tensor) -> EncoderOutput:
+        """``forward`` without packing, for ``torch.export``: the same states at real
+        tokens. Each direction runs as a one-directional LSTM over the padded batch; the
+        backward one over each sequence reversed within its own length, so that padding
+        comes after the real tokens in both and never reaches them."""
+        mask = attention_mask.bool()  # (B, T)
+        lengths = mask.sum(dim=1)  # (B,)
+        positions = torch.arange(x.size(1), device=x.device)[None, :]  # (1, T)
+        inside = positions < lengths[:, None]  # (B, T)
+        reverse = torch.where(inside, lengths[:, None] - 1 - positions, positions)  # (B, T), its own inverse
+        last = (lengths - 1).clamp(min=0)  # (B,)
+        rows = torch.arange(x.size(0), device=x.device)  # (B,)
+        finals: list[Tensor] = []
+        for i, lstm in enumerate(self.layers):
+            if i > 0:
+                x = self.dropout(x)
+            states = [_one_direction(lstm, x, "")]  # (B, T, H)
+            if lstm.bidirectional:
+                flipped = _one_direction(lstm, _gather_positions(x, reverse), "_reverse")  # (B, T, H)
+                states.append(_gather_positions(flipped, reverse))
+            finals = [states[0][rows, last]] + ([states[1][:, 0]] if lstm.bidirectional else [])  # each (B, H)
+            x = torch.cat(states, dim=-1) * inside[..., None].to(x.dtype)  # (B, T, D), zero at padding
+        return EncoderOutput(hidden=x, pooled=torch.cat(finals, dim=-1), mask=attention_mask)
 
     def use_vocabulary(self, vocabulary: list[str]) -> Tensor | None:
         """Start the embeddings from ``word_vectors`` (see ``Encoder.use_vocabulary``)."""
@@ -106,6 +132,21 @@ def run_lstm(
         with torch.autocast("cpu", enabled=False):
             return lstm(inputs.to(dtype), None if hx is None else tuple(h.to(dtype) for h in hx))
     return lstm(inputs, hx)
+
+
+def _one_direction(lstm: nn.LSTM, x: Tensor, suffix: str) -> Tensor:
+    """The states ``(B, T, H)`` of one direction of the one-layer ``lstm`` (its weights
+    ending in ``suffix``: ``""`` forward, ``"_reverse"`` backward) run forward over ``x``
+    ``(B, T, E)`` from zero states."""
+    weights = [getattr(lstm, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    zeros = x.new_zeros(1, x.size(0), lstm.hidden_size)  # (1, B, H)
+    out, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, False, False, True)
+    return out
+
+
+def _gather_positions(x: Tensor, index: Tensor) -> Tensor:
+    """``x[b, index[b, t]]`` for ``x`` ``(B, T, D)`` and ``index`` ``(B, T)``."""
+    return x.gather(1, index[..., None].expand(-1, -1, x.size(-1)))
 
 
 def _autocast_lacks_lstm(device: torch.device) -> bool:

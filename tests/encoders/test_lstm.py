@@ -74,3 +74,19 @@ def test_empty_or_left_padded_rows_raise() -> None:
     ids, mask = _batch([3, 3], 4)
     with pytest.raises(ValueError, match="right-padded"):
         enc(ids, mask.flip(1))
+
+
+@pytest.mark.parametrize(("bidirectional", "num_layers"), [(True, 1), (True, 3), (False, 2)])
+def test_the_unpacked_states_of_export_equal_the_packed_ones(bidirectional: bool, num_layers: int) -> None:
+    """What ``torch.export`` runs (each direction over the padded batch, the backward one
+    over each sequence reversed within its length) gives the packed states and pooled vector."""
+    torch.manual_seed(0)
+    encoder = LSTMEncoder(50, embed_dim=8, hidden_dim=6, num_layers=num_layers, bidirectional=bidirectional).eval()
+    ids = torch.randint(1, 50, (4, 7))  # (B, T)
+    mask = torch.arange(7)[None, :] < torch.tensor([7, 3, 1, 5])[:, None]  # (B, T), right-padded
+    ids[~mask] = 0
+    with torch.no_grad():
+        packed = encoder(ids, mask)
+        unpacked = encoder._forward_unpacked(encoder.embedding(ids), mask)
+    torch.testing.assert_close(unpacked.hidden, packed.hidden, atol=1e-6, rtol=1e-6)  # zero at padding in both
+    torch.testing.assert_close(unpacked.pooled, packed.pooled, atol=1e-6, rtol=1e-6)
