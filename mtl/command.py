@@ -4,8 +4,9 @@ Building the parser needs the classes it describes, and importing Lightning and 
 seconds. ``mtl --help`` and ``mtl <subcommand> --help`` are therefore printed, after their
 first time, from a copy kept in the cache (``$MTL_CACHE/help``, default ``~/.cache/mtl``),
 keyed by the toolkit's source files (paths, sizes, modification times), the versions of
-Python, Lightning and jsonargparse, the arguments and the terminal width: any change to
-them builds the help anew.
+Python, Lightning and jsonargparse and the arguments: any change to them builds the help
+anew. Helps are drawn 100 columns wide. ``make setup`` builds them all at once
+(:func:`warm_help_cache`), so the first help after it is fast too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import contextlib
 import hashlib
 import io
 import os
-import shutil
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -24,6 +24,12 @@ from mtl.cache_folder import cache_dir
 #: The subcommands, as the parser lists them.
 SUBCOMMANDS = ("fit", "validate", "test", "predict", "report", "advise", "export")
 _HELP = ("-h", "--help")
+
+
+#: Every help the cache holds: ``mtl --help`` and ``mtl <subcommand> --help``.
+HELPS = (["--help"], *([name, "--help"] for name in SUBCOMMANDS))
+#: Helps are drawn this wide whatever the terminal, so one cached copy serves every terminal.
+WIDTH = "100"
 
 
 def main(args: list[str] | None = None) -> None:
@@ -37,17 +43,37 @@ def main(args: list[str] | None = None) -> None:
     if cached is None:
         cli_main(args)
         return
+    os.environ["COLUMNS"] = WIDTH
     shown = io.StringIO()
     try:
         with contextlib.redirect_stdout(_Tee(sys.stdout, shown)):
             cli_main(args)
     except SystemExit as done:
         if done.code in (0, None) and shown.getvalue():
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.partial")
-            partial.write_text(shown.getvalue(), encoding="utf-8")
-            partial.replace(cached)  # whole or not at all
+            _save(cached, shown.getvalue())
         raise
+
+
+def warm_help_cache() -> None:
+    """Build every help into the cache in one process (``make setup`` does, so that even
+    the first ``mtl --help`` after it is printed without importing Lightning)."""
+    from mtl.cli import main as cli_main
+
+    os.environ["COLUMNS"] = WIDTH
+    for argv in HELPS:
+        cached = _cache_file(argv)
+        shown = io.StringIO()
+        with contextlib.redirect_stdout(shown), contextlib.suppress(SystemExit):
+            cli_main(argv)
+        if shown.getvalue():
+            _save(cached, shown.getvalue())
+
+
+def _save(cached: Path, text: str) -> None:
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(cached)  # whole or not at all
 
 
 def _cache_file(argv: list[str]) -> Path | None:
@@ -63,7 +89,7 @@ def _cache_file(argv: list[str]) -> Path | None:
     for package in ("lightning", "jsonargparse"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             key.update(f"{package}={metadata.version(package)}\n".encode())
-    key.update(f"{sys.version}\n{argv}\n{shutil.get_terminal_size().columns}\n".encode())
+    key.update(f"{sys.version}\n{argv}\n".encode())
     return cache_dir() / "help" / f"{key.hexdigest()[:24]}.txt"
 
 

@@ -97,3 +97,21 @@ def test_import_mtl_is_lazy_and_its_names_still_import() -> None:
         [sys.executable, "-X", "importtime", "-c", "import mtl"], capture_output=True, text=True, timeout=120, env=checkout_env()
     )
     assert "torch" not in imported_modules(lazy.stderr)
+
+
+def test_setup_builds_every_help_so_the_first_one_needs_no_lightning(tmp_path: Path) -> None:
+    env = {"MTL_CACHE": str(tmp_path / "cache"), "COLUMNS": "60"}  # the terminal's width does not matter
+    warm = subprocess.run(
+        [sys.executable, "-c", "from mtl.command import warm_help_cache; warm_help_cache()"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=checkout_env(env),
+    )  # fmt: skip
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    assert len(list((tmp_path / "cache" / "help").glob("*.txt"))) == 1 + len(SUBCOMMANDS)
+    for subcommand in (["--help"], *([name, "--help"] for name in SUBCOMMANDS)):
+        first = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "mtl", *subcommand], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120, env=checkout_env(env | {"COLUMNS": "150"}),
+        )  # fmt: skip
+        assert first.returncode == 0 and first.stdout.startswith("usage: mtl"), first.stderr[-2000:]
+        assert not {"torch", "lightning", "mtl.cli"} & imported_modules(first.stderr)
+        assert max(len(line) for line in first.stdout.splitlines()) > 60  # drawn 100 wide, not at the terminal's 60

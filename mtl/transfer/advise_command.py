@@ -48,8 +48,9 @@ def advise(
     max_distance: float = DEFAULTS.max_distance,
     max_fertility: float = DEFAULTS.max_fertility,
 ) -> Advice:
-    """Measure a target experiment's data against a source run or a pretrained model and
-    recommend a transfer strategy.
+    """Measure a target experiment's data against a source and recommend a transfer strategy.
+
+    The source is an earlier run or a pretrained model.
 
     Args:
         target: the target experiment's config, as ``mtl fit`` parses it
