@@ -9,13 +9,13 @@ TEST_WORKERS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup lock train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup lock train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-tune glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
 	@echo "make test             set up, then lint (ruff) and run the test suite"
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
-	@echo "make glue-balancers   GLUE once per balancer: sum, uncertainty, FAMO, PCGrad, MGDA, soft sharing"
+	@echo "make glue-balancers   GLUE per balancer and seed, every balancer at Sum's tuned learning rate"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make glue-report      GLUE single- vs multi-task, BiLSTM/CNN/Transformer, seeds: reports/glue.md"
 	@echo "make glue-pretrained  GLUE from all-MiniLM-L6-v2: single-, multi-task, multi-task + fine-tuning: reports/glue_pretrained.md"
@@ -83,22 +83,38 @@ glue: setup
 ud-ewt: setup
 	$(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
 
-GLUE_BALANCERS := sum uncertainty famo pcgrad mgda soft_sharing
+GLUE_BALANCERS ?= sum uncertainty famo pcgrad mgda soft_sharing
+GLUE_BALANCERS_SEEDS ?= 0 1 2
+GLUE_BALANCERS_LRS ?= 0.001 0.002 0.004
+GLUE_BALANCERS_JOBS ?= 1
+GLUE_BALANCERS_OUTPUT ?= reports/glue_balancers.md
+GLUE_BALANCERS_TUNED ?= experiments/glue_balancers/tuned.yaml
 
-# One GLUE run per balancer (experiments/glue_balancers/<name>.yaml on top of glue.yaml and
-# the shared budget.yaml); runs land in runs/glue_balancers/<name>/. About 10 to 15 minutes
-# each on one CPU core.
+# Every balancer against Sum on a fair footing ("scalarization is enough", Xin et al. 2022):
+# first Sum at each of GLUE_BALANCERS_LRS (seed 0; glue-balancers-tune writes the best by
+# val/average to GLUE_BALANCERS_TUNED, experiments/glue_balancers/tuned.yaml, kept with the report), then every
+# balancer (experiments/glue_balancers/<name>.yaml) at that learning rate with each seed.
+# All on glue.yaml + budget.yaml; runs in runs/glue_balancers/<lr/value | balancer>/seed<N>/,
+# finished ones skipped, GLUE_BALANCERS_JOBS at a time. About 10 to 15 minutes a run on one core.
 glue-balancers: setup
-	for b in $(GLUE_BALANCERS); do \
-	  $(MTL) fit -c experiments/glue.yaml -c experiments/glue_balancers/budget.yaml -c experiments/glue_balancers/$$b.yaml --data.data_dir=$(DATA) || exit 1; \
-	done
+	test -f $(GLUE_BALANCERS_TUNED) || $(MAKE) glue-balancers-tune
+	printf '%s\n' $(foreach s,$(GLUE_BALANCERS_SEEDS),$(foreach b,$(GLUE_BALANCERS),$(b):$(s))) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" TUNED=$(GLUE_BALANCERS_TUNED) xargs -P $(GLUE_BALANCERS_JOBS) -L 1 sh experiments/glue_balancers/run.sh
 	$(MAKE) glue-balancers-report
 
-# The newest finished run of each balancer, side by side: reports/glue_balancers.md
+glue-balancers-tune: setup
+	printf '%s\n' $(foreach lr,$(GLUE_BALANCERS_LRS),lr/$(lr):0) | tr ':' ' ' | \
+	  MTL=$(MTL) DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" xargs -P $(GLUE_BALANCERS_JOBS) -L 1 sh experiments/glue_balancers/run.sh
+	$(BIN)/python experiments/glue_balancers/tuned_lr.py $(foreach lr,$(GLUE_BALANCERS_LRS),$$(ls -dv runs/glue_balancers/lr/$(lr)/seed0/version_* | tail -1)) \
+	  > $(GLUE_BALANCERS_TUNED).new && mv $(GLUE_BALANCERS_TUNED).new $(GLUE_BALANCERS_TUNED)
+	cat $(GLUE_BALANCERS_TUNED)
+
+# The newest finished run of each balancer and seed, one row per balancer: reports/glue_balancers.md
 glue-balancers-report: setup
-	$(MTL) report $(foreach b,$(GLUE_BALANCERS),$$(ls -d runs/glue_balancers/$(b)/version_* | sort -V | tail -1)) \
-	  --output reports/glue_balancers.md --title "GLUE: one BiLSTM, six ways to combine the task losses" \
-	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 64 per task (experiments/glue_balancers/budget.yaml); dev sets. Command: make glue-balancers."
+	$(MTL) report $$(for d in $(foreach b,$(GLUE_BALANCERS),runs/glue_balancers/$(b)/seed*); do ls -dv $$d/version_* | tail -1; done) \
+	  $(foreach b,$(GLUE_BALANCERS),--row '$(b)=glue_balancers/$(b)/*') --select best \
+	  --output $(GLUE_BALANCERS_OUTPUT) --title "GLUE: one BiLSTM, every balancer against a tuned Sum" \
+	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 64 per task (experiments/glue_balancers/budget.yaml); every balancer at the learning rate Sum does best with (experiments/glue_balancers/tuned.yaml, from $(GLUE_BALANCERS_LRS)); seeds $(GLUE_BALANCERS_SEEDS); dev sets, each run at its best validation by val/average. Command: make glue-balancers."
 
 # GLUE report: each encoder (BiLSTM, CNN, Transformer) on each task alone (--tasks) and on
 # all five jointly with each balancer, seeds per encoder; JOBS runs at a time, THREADS CPU
