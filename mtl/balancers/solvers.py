@@ -198,6 +198,6 @@ def project_simplex(v: Tensor) -> Tensor:
     u = v.sort(descending=True).values  # (T,)
     cumulative = u.cumsum(0) - 1.0  # (T,)
     k = torch.arange(1, v.numel() + 1, dtype=v.dtype, device=v.device)
-    rho = int(torch.nonzero(u - cumulative / k > 0).max())  # the last coordinate kept
-    theta = cumulative[rho] / (rho + 1)
+    kept = (u - cumulative / k > 0).sum()  # the condition holds on a prefix (always its first entry)
+    theta = cumulative[kept - 1] / kept  # no device sync: SDMGrad projects many times per step
     return (v - theta).clamp_min(0.0)
