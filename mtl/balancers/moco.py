@@ -27,9 +27,9 @@ class MoCo(GradientBalancer):
 
     - the tracked Gram ``M ~ Y Y^T`` (buffer ``tracked``) is the same moving average
       applied to the Gram matrices, ``M <- M - beta_k (M - G_t)``, started at the first
-      step's ``G``. It equals ``Y Y^T`` when the gradients do not change between steps
-      (and with ``beta_k = 1``); with noisy gradients it keeps their covariance, which
-      the tracking of ``Y`` averages out. The exact ``Y Y^T`` needs the inner products of
+      step's ``G`` (as if ``y_0 = g_1``; LibMTL starts ``y`` at 0). It equals ``Y Y^T``
+      when the gradients do not change between steps (and with ``beta_k = 1``); with
+      noisy gradients it keeps their covariance, which the tracking of ``Y`` averages out. The exact ``Y Y^T`` needs the inner products of
       this step's gradients with the tracked ones, i.e. a ``(T, P)`` copy of ``Y``.
     - the update is this step's gradients weighted by ``lambda`` (the returned weights
       are ``lambda_t L_t / ||g_t||``), not ``Y^T lambda``: the two agree for ``beta_k = 1``.
