@@ -72,6 +72,7 @@ WEIGHTING = [
     "GeometricMean",
 ]
 GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "AlignedMTL", "NashMTL", "GradVac", "UPGrad", "DBMTL", "GradNorm"]
+GRADIENT += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
 ALIASES = {"dwa": "DynamicWeightAverage", "rlw": "RandomLossWeighting", "uw": "UncertaintyWeighting", "imtl": "IMTLG"}
 
 # Our method -> (torchjd aggregator factory(T), LibMTL class name, LibMTL kwargs); None where the peer lacks it.
@@ -103,10 +104,19 @@ LIBMTL = {
     "DBMTL": ("DB_MTL", {"DB_beta": 0.9, "DB_beta_sigma": 0.5}),
     "GradNorm": ("GradNorm", {"alpha": 1.5}),
 }
+LIBMTL |= {
+    "MoCo": ("MoCo", {"MoCo_beta": 0.5, "MoCo_beta_sigma": 0.5, "MoCo_gamma": 0.1, "MoCo_gamma_sigma": 0.5, "MoCo_rho": 0.0}),
+    "SDMGrad": ("SDMGrad", {"SDMGrad_lamda": 0.3, "SDMGrad_niter": 20}),
+    "MoDo": ("MoDo", {"MoDo_gamma": 1e-3, "MoDo_rho": 0.1}),
+}
+# LibMTL's Trainer draws three samples per step for these (their losses are (3, T)): the
+# step's batch is read three times, three forward passes as there.
+LIBMTL_SAMPLES = {"SDMGrad": 3, "MoDo": 3}
 
 # LibMTL methods that refuse rep_grad=True (they raise "No support method ... with
 # representation gradients"); not launched in the shared-input layout.
 LIBMTL_NO_REP_GRAD = {"CAGrad", "DBMTL", "GradVac", "NashMTL", "PCGrad", "UPGrad"}
+LIBMTL_NO_REP_GRAD |= {"MoCo", "SDMGrad", "MoDo"}
 
 
 # -- workload ------------------------------------------------------------------------------
@@ -361,7 +371,9 @@ def run_libmtl(cfg: dict, batches, device, memory: Memory) -> list[float]:
 
     def step_fn(step):
         optimizer.zero_grad(set_to_none=False)  # as LibMTL's Trainer
-        model.backward(forward_losses(step), **kwargs)
+        samples = LIBMTL_SAMPLES.get(name, 1)
+        losses = torch.stack([forward_losses(step) for _ in range(samples)]) if samples > 1 else forward_losses(step)
+        model.backward(losses, **kwargs)
         optimizer.step()
         if name == "FAMO":  # LibMTL's Trainer re-evaluates the batch after the step
             with torch.no_grad():

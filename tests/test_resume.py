@@ -38,6 +38,7 @@ def run(tmp_path: Path, out: str, root: str, *extra: str) -> subprocess.Complete
         ("DynamicWeightAverage", "annealed"),  # loss history across the epoch boundary; sampler epoch
         ("FAMO", "temperature"),  # logits, Adam moments and the previous losses
         ("GradVac", "all"),  # EMA targets of the gradient similarities
+        ("MoCo", "all"),  # tracked Gram matrix, weights and step count, sized at the first step
     ],
 )
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(balancer: str, sampling: str, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.cr_mogm import CRMOGM
 from mtl.balancers.dbmtl import DBMTL
 from mtl.balancers.dwa import DynamicWeightAverage
 from mtl.balancers.famo import FAMO
@@ -11,9 +12,12 @@ from mtl.balancers.gradvac import GradVac
 from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.imtl import IMTLG
 from mtl.balancers.mgda import MGDA
+from mtl.balancers.moco import MoCo
+from mtl.balancers.modo import MoDo
 from mtl.balancers.nash_mtl import NashMTL
 from mtl.balancers.pcgrad import PCGrad
 from mtl.balancers.rlw import RandomLossWeighting
+from mtl.balancers.sdmgrad import SDMGrad
 from mtl.balancers.static import StaticWeights
 from mtl.balancers.sum import Sum
 from mtl.balancers.uncertainty import UncertaintyWeighting
@@ -23,6 +27,7 @@ from mtl.balancers.weighting import Weighting
 __all__ = [
     "AlignedMTL",
     "CAGrad",
+    "CRMOGM",
     "DBMTL",
     "DynamicWeightAverage",
     "FAMO",
@@ -32,9 +37,12 @@ __all__ = [
     "GradientBalancer",
     "IMTLG",
     "MGDA",
+    "MoCo",
+    "MoDo",
     "NashMTL",
     "PCGrad",
     "RandomLossWeighting",
+    "SDMGrad",
     "StaticWeights",
     "Sum",
     "UPGrad",

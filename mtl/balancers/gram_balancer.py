@@ -62,3 +62,12 @@ def _require_finite(balancer: nn.Module, args: tuple[Any, ...], kwargs: dict[str
                 "so no weights exist for this step. Skip the step, leaving the balancer's state as it is "
                 "(MultiTaskModule does), or lower the learning rate or fp16 loss scale"
             )
+
+
+def adopt_saved_shapes(balancer: nn.Module, state_dict: dict[str, Any], prefix: str, names: tuple[str, ...]) -> None:
+    """Resize the buffers ``names`` to their saved shapes before loading a checkpoint: a
+    per-task state's shape is the task count, known only at the first step (call from
+    ``_load_from_state_dict``)."""
+    for name in names:
+        if prefix + name in state_dict:
+            setattr(balancer, name, torch.empty_like(state_dict[prefix + name]))

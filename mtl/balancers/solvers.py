@@ -179,3 +179,25 @@ def _step_to_boundary(x: Tensor, y: Tensor, active: list[int]) -> tuple[Tensor, 
     mask = torch.zeros_like(x)
     mask[active] = 1.0
     return x * mask, active
+
+
+def project_simplex(v: Tensor) -> Tensor:
+    """The Euclidean projection of ``v`` onto the probability simplex.
+
+    The sort-based algorithm (Duchi et al., "Efficient Projections onto the l1-Ball for
+    Learning in High Dimensions", ICML 2008): ``max(v - theta, 0)`` with the threshold
+    ``theta`` that makes the result sum to 1.
+
+    Args:
+        v: ``(T,)`` any real vector.
+
+    Returns:
+        ``(T,)`` float64 weights on the simplex, on ``v``'s device.
+    """
+    v = v.to(torch.float64)
+    u = v.sort(descending=True).values  # (T,)
+    cumulative = u.cumsum(0) - 1.0  # (T,)
+    k = torch.arange(1, v.numel() + 1, dtype=v.dtype, device=v.device)
+    kept = (u - cumulative / k > 0).sum()  # the condition holds on a prefix (always its first entry)
+    theta = cumulative[kept - 1] / kept  # no device sync: SDMGrad projects many times per step
+    return (v - theta).clamp_min(0.0)

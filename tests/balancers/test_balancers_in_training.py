@@ -88,6 +88,7 @@ def test_famo_moves_its_logits(tiny_corpus, fresh_cache, tmp_path) -> None:
 
 
 GRADIENT_METHODS = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
+GRADIENT_METHODS += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
 
 
 @pytest.mark.parametrize("mode", ["parameters", "representation"])

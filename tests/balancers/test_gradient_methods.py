@@ -12,15 +12,19 @@ from scipy.optimize import minimize
 
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.cr_mogm import CRMOGM
 from mtl.balancers.dbmtl import DBMTL
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
 from mtl.balancers.gram_balancer import GradientBalancer
 from mtl.balancers.imtl import IMTLG
 from mtl.balancers.mgda import MGDA
+from mtl.balancers.moco import MoCo
+from mtl.balancers.modo import MoDo
 from mtl.balancers.nash_mtl import NashMTL
 from mtl.balancers.pcgrad import PCGrad
-from mtl.balancers.solvers import min_norm_simplex, nonneg_quadratic
+from mtl.balancers.sdmgrad import SDMGrad
+from mtl.balancers.solvers import min_norm_simplex, nonneg_quadratic, project_simplex, simplex_qp
 from mtl.balancers.upgrad import UPGrad
 
 F64 = torch.float64
@@ -305,6 +309,10 @@ ALL = [
     UPGrad,
     GradNorm,
     DBMTL,
+    MoCo,
+    SDMGrad,
+    MoDo,
+    CRMOGM,
 ]
 
 
@@ -339,3 +347,177 @@ def test_min_norm_simplex_closed_form_for_two() -> None:
     # w_1 = (g_2 - g_1) . g_2 / ||g_1 - g_2||^2, clipped to [0, 1].
     w1 = float((jac[1] - jac[0]) @ jac[1] / (jac[0] - jac[1]).pow(2).sum())
     torch.testing.assert_close(min_norm_simplex(gram), torch.tensor([w1, 1 - w1], dtype=F64))
+
+
+# --- simplex projection -----------------------------------------------------------------
+
+
+def test_project_simplex_hand_values() -> None:
+    # u - (cumsum(u) - 1) / k = (1, 0.1, -0.73): two coordinates kept, theta = (1.2 - 1) / 2
+    torch.testing.assert_close(project_simplex(torch.tensor([1.0, 0.2, -1.0])), torch.tensor([0.9, 0.1, 0.0], dtype=F64))
+    torch.testing.assert_close(project_simplex(torch.tensor([0.6, 0.6], dtype=F64)), torch.tensor([0.5, 0.5], dtype=F64))
+    torch.testing.assert_close(project_simplex(torch.tensor([3.0, -2.0], dtype=F64)), torch.tensor([1.0, 0.0], dtype=F64))
+
+
+def libmtl_projection(y: np.ndarray) -> np.ndarray:
+    """LibMTL's ``_projection2simplex`` (MoDo), restated in numpy."""
+    m, s = len(y), np.sort(y)[::-1]
+    total, tmax_f = 0.0, (y.sum() - 1.0) / m
+    for i in range(m - 1):
+        total += s[i]
+        tmax = (total - 1.0) / (i + 1.0)
+        if tmax > s[i + 1]:
+            tmax_f = tmax
+            break
+    return np.maximum(y - tmax_f, 0.0)
+
+
+def jacobians(steps: int, tasks: int = 3, dim: int = 6) -> list[torch.Tensor]:
+    """A different fixed Jacobian per step."""
+    gen = torch.Generator().manual_seed(7)
+    return [torch.randn(tasks, dim, generator=gen, dtype=F64) for _ in range(steps)]
+
+
+# --- MoCo -------------------------------------------------------------------------------
+
+
+def test_moco_with_beta_one_uses_the_current_gradients_only() -> None:
+    losses = torch.tensor([0.5, 1.0, 2.0], dtype=F64)
+    balancer = MoCo(beta=1.0, beta_sigma=0.0, gamma=0.2, gamma_sigma=0.0, rho=0.1)
+    lam = np.full(3, 1 / 3)
+    for jac in jacobians(3):
+        w = balancer(jac @ jac.T, losses)
+        y = (jac / jac.norm(dim=1, keepdim=True) * losses[:, None]).numpy()  # (T, P) rescaled gradients
+        lam = libmtl_projection(lam - 0.2 * (y @ y.T + 0.1 * np.eye(3)) @ lam)
+        torch.testing.assert_close(balancer.tracked, torch.from_numpy(y @ y.T))
+        torch.testing.assert_close(w @ jac, torch.from_numpy(y.T @ lam))  # the update is Y^T lambda
+
+
+def test_moco_tracks_the_gram_matrix_with_a_decaying_rate() -> None:
+    g1, g2, g3 = (torch.diag(torch.tensor(d, dtype=F64)) for d in ([1.0, 4.0], [9.0, 1.0], [4.0, 4.0]))
+    balancer = MoCo(beta=0.5, beta_sigma=1.0, normalize=False)
+    for gram in (g1, g2, g3):
+        balancer(gram, torch.ones(2, dtype=F64))
+    m2 = g1 - 0.25 * (g1 - g2)  # starts at G_1; rate 0.5 / 2 at step 2, 0.5 / 3 at step 3
+    torch.testing.assert_close(balancer.tracked, m2 - (0.5 / 3) * (m2 - g3))
+    assert int(balancer.step) == 3
+
+
+def test_moco_matches_libmtl_and_round_trips() -> None:
+    """LibMTL's MoCo (softmax step, y tracked in full) with beta_k = 1, restated in numpy."""
+    losses = torch.tensor([0.7, 1.3, 0.4], dtype=F64)
+    balancer = MoCo(beta=1.0, beta_sigma=0.0, gamma=0.1, gamma_sigma=0.5, rho=0.0, projection="softmax")
+    lam = np.full(3, 1 / 3)
+    for step, jac in enumerate(jacobians(3), start=1):
+        grads = jac.numpy() / (np.linalg.norm(jac.numpy(), axis=1, keepdims=True) + 1e-8) * losses.numpy()[:, None]
+        y = grads.copy()  # y - 1 * (y - grads)
+        z = lam - 0.1 / step**0.5 * (y @ y.T) @ lam
+        lam = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+        w = balancer(jac @ jac.T, losses)
+        torch.testing.assert_close(w @ jac, torch.from_numpy(y.T @ lam))
+    restored = MoCo(beta=1.0, beta_sigma=0.0, projection="softmax")
+    restored.load_state_dict(balancer.state_dict())
+    jac = jacobians(4)[-1]
+    torch.testing.assert_close(restored(jac @ jac.T, losses), balancer(jac @ jac.T, losses))
+
+
+# --- SDMGrad ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_sdmgrad_without_regulariser_is_mgda_and_with_a_large_one_the_mean(seed: int) -> None:
+    jac = conflicting(seed)
+    gram, ones = jac @ jac.T, torch.ones(4, dtype=F64)
+    converged = SDMGrad(lam=0.0, n_iter=5000, lr=0.05, momentum=0.5)(gram, ones)
+    torch.testing.assert_close(converged, MGDA()(gram, ones), atol=1e-6, rtol=0)
+    torch.testing.assert_close(SDMGrad(lam=1e6)(gram, ones), torch.full((4,), 0.25, dtype=F64), atol=1e-5, rtol=0)
+
+
+def test_sdmgrad_weights_solve_the_regularised_min_norm_problem() -> None:
+    jac = conflicting(2)
+    gram = jac @ jac.T
+    balancer = SDMGrad(lam=0.3, n_iter=5000, lr=0.05)
+    w = balancer(gram, torch.ones(4, dtype=F64))
+    exact = simplex_qp(gram, 0.3 * gram.mean(1))  # argmin 0.5 ||J^T w + 0.3 g0||^2 on the simplex
+    torch.testing.assert_close(balancer.weights, exact, atol=1e-6, rtol=0)
+    torch.testing.assert_close(w, (exact + 0.3 / 4) / 1.3, atol=1e-6, rtol=0)
+
+
+def test_sdmgrad_matches_libmtl_and_round_trips() -> None:
+    """LibMTL's SDMGrad (SGD lr 5, momentum 0.5, 20 projected steps, warm start) with one
+    sample for all three gradient sets, restated in numpy."""
+    lam_reg, w = 0.3, np.full(3, 1 / 3)
+    balancer = SDMGrad()
+    ones = torch.ones(3, dtype=F64)
+    for jac in jacobians(3):
+        g = jac.numpy()
+        gg = g @ g.T
+        gg = gg / (np.mean(np.sqrt(np.maximum(np.diag(gg), 0.0))) ** 2 + 1e-8)
+        buf = None
+        for _ in range(20):
+            grad = gg @ w + lam_reg * gg.mean(1)
+            buf = grad if buf is None else 0.5 * buf + grad
+            w = libmtl_projection(w - 5.0 * buf)
+        update = (w @ g + lam_reg * g.mean(0)) / (1 + lam_reg)
+        torch.testing.assert_close(balancer(jac @ jac.T, ones) @ jac, torch.from_numpy(update))
+    restored = SDMGrad()
+    restored.load_state_dict(balancer.state_dict())
+    torch.testing.assert_close(restored.weights, balancer.weights)
+
+
+# --- MoDo -------------------------------------------------------------------------------
+
+
+def test_modo_takes_one_projected_step() -> None:
+    balancer = MoDo(gamma=0.1, rho=0.0)
+    # (0.5, 0.5) - 0.1 * G (0.5, 0.5) = (0.45, 0.3); the projection adds 0.125 to each
+    w = balancer(torch.diag(torch.tensor([1.0, 4.0], dtype=F64)), torch.ones(2, dtype=F64))
+    torch.testing.assert_close(w, torch.tensor([0.575, 0.425], dtype=F64))
+    torch.testing.assert_close(balancer.weights, w)
+
+
+def test_modo_matches_libmtl_and_round_trips() -> None:
+    """LibMTL's MoDo with the same sample as all three, restated in numpy."""
+    balancer, lam = MoDo(gamma=0.05, rho=0.1), np.full(3, 1 / 3)
+    for jac in jacobians(4):
+        g = jac.numpy()
+        lam = libmtl_projection(lam - 0.05 * (g @ (g.T @ lam) + 0.1 * lam))
+        torch.testing.assert_close(balancer(jac @ jac.T, torch.ones(3, dtype=F64)) @ jac, torch.from_numpy(lam @ g))
+    restored = MoDo(gamma=0.05, rho=0.1)
+    restored.load_state_dict(balancer.state_dict())
+    jac = jacobians(5)[-1]
+    torch.testing.assert_close(restored(jac @ jac.T, torch.ones(3, dtype=F64)), balancer(jac @ jac.T, torch.ones(3, dtype=F64)))
+
+
+# --- CR-MOGM ----------------------------------------------------------------------------
+
+
+def test_cr_mogm_is_the_moving_average_of_the_base_weights() -> None:
+    grams = [jac @ jac.T for jac in jacobians(3)]
+    ones = torch.ones(3, dtype=F64)
+    b1, b2, b3 = (MGDA()(gram, ones) for gram in grams)
+    balancer = CRMOGM(alpha=0.8)
+    for gram in grams:
+        w = balancer(gram, ones)
+    torch.testing.assert_close(w, 0.8**2 * b1 + 0.8 * 0.2 * b2 + 0.2 * b3)
+    torch.testing.assert_close(CRMOGM(alpha=0.0)(grams[0], ones), b1)
+
+
+def test_cr_mogm_steps_a_stateful_base_once_per_step_and_round_trips() -> None:
+    grams = [jac @ jac.T for jac in jacobians(3)]
+    ones = torch.ones(3, dtype=F64)
+    alone, balancer = MoDo(gamma=0.1), CRMOGM(MoDo(gamma=0.1), alpha=0.5)
+    expected = None
+    for gram in grams:
+        base = alone(gram, ones)
+        expected = base if expected is None else 0.5 * expected + 0.5 * base
+        torch.testing.assert_close(balancer(gram, ones), expected)
+    restored = CRMOGM(MoDo(gamma=0.1), alpha=0.5)
+    restored.load_state_dict(balancer.state_dict())
+    torch.testing.assert_close(restored.base.weights, alone.weights)
+    torch.testing.assert_close(restored(grams[0], ones), balancer(grams[0], ones))
+
+
+def test_stochastic_methods_representation_flags() -> None:
+    assert not any(cls.exact_with_representation for cls in (MoCo, SDMGrad, MoDo))
+    assert CRMOGM().exact_with_representation and not CRMOGM(MoDo()).exact_with_representation

@@ -16,6 +16,7 @@ import mtl.balancers
 from mtl import ClassificationHead, MultiTaskDataModule, MultiTaskModule, TaggingHead, Task, TokenizerSpec, TransformerEncoder
 
 GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
+GRADIENT += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
 WEIGHTING = [
     "DynamicWeightAverage",
     "FAMO",
