@@ -2,8 +2,12 @@
 
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.config import ConFIG
 from mtl.balancers.dbmtl import DBMTL
+from mtl.balancers.dualproj import DualProj
 from mtl.balancers.dwa import DynamicWeightAverage
+from mtl.balancers.excess_mtl import ExcessMTL
+from mtl.balancers.fairgrad import FairGrad
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
 from mtl.balancers.gradnorm import GradNorm
@@ -15,6 +19,7 @@ from mtl.balancers.nash_mtl import NashMTL
 from mtl.balancers.pcgrad import PCGrad
 from mtl.balancers.rlw import RandomLossWeighting
 from mtl.balancers.static import StaticWeights
+from mtl.balancers.stch import STCH
 from mtl.balancers.sum import Sum
 from mtl.balancers.uncertainty import UncertaintyWeighting
 from mtl.balancers.upgrad import UPGrad
@@ -23,9 +28,13 @@ from mtl.balancers.weighting import Weighting
 __all__ = [
     "AlignedMTL",
     "CAGrad",
+    "ConFIG",
     "DBMTL",
+    "DualProj",
     "DynamicWeightAverage",
+    "ExcessMTL",
     "FAMO",
+    "FairGrad",
     "GeometricMean",
     "GradNorm",
     "GradVac",
@@ -35,6 +44,7 @@ __all__ = [
     "NashMTL",
     "PCGrad",
     "RandomLossWeighting",
+    "STCH",
     "StaticWeights",
     "Sum",
     "UPGrad",
