@@ -60,7 +60,7 @@ def _require_finite(balancer: nn.Module, args: tuple[Any, ...], kwargs: dict[str
     gram = args[0] if args else kwargs.get("gram")
     losses = args[1] if len(args) > 1 else kwargs.get("losses")
     gradients = args[2] if len(args) > 2 else kwargs.get("gradients")
-    named = (("Gram matrix of the task gradients", gram), ("task losses", losses), ("task gradients", gradients))
+    named = (("Gram matrix of the task gradients", gram), ("task losses", losses), ("matrix of the task gradients", gradients))
     for name, value in named:
         if isinstance(value, Tensor) and not bool(torch.isfinite(value).all()):
             if value is gram:  # a NaN task gradient gives its row and column NaN, and its diagonal entry
