@@ -22,7 +22,8 @@ class ExcessMTL(GradientBalancer):
     exponentiated-gradient (mirror ascent) step,
     ``w_t <- w_t exp(step_size * e_t / e_t(initial))``, renormalised to sum to ``T``
     (buffer ``loss_weights``; all 1 at the start). Tasks whose excess risk stays high gain
-    weight; a task whose first estimate was 0 does not move.
+    weight; a task whose first estimate was 0 gets no push of its own (only the
+    renormalisation moves it).
 
     Needs more than the Gram matrix: the estimate is a per-coordinate statistic, so the
     balancer declares ``needs_gradients`` and receives the ``(T, P)`` gradients of the

@@ -137,7 +137,8 @@ class GradientBalancedStep:
             gram = gram / scale**2  # the true gradients' (of the mean loss over the micro-batches)
             inputs = (gram.to(detached.device), detached.double())
             if self.balancer.needs_gradients:  # the (T, P) dense gradients themselves (parameters mode)
-                inputs += (update.matrix / scale if update.matrix is not None else None,)
+                matrix = update.matrix
+                inputs += (matrix / scale if matrix is not None and scale != 1.0 else matrix,)
             weights = self.balancer(*inputs)
             update.apply(weights)
         self.last_cosines = log_gradient_geometry(module, tasks, gram)
