@@ -70,8 +70,12 @@ WEIGHTING = [
     "RandomLossWeighting",
     "FAMO",
     "GeometricMean",
+    "STCH",
 ]
-GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "AlignedMTL", "NashMTL", "GradVac", "UPGrad", "DBMTL", "GradNorm"]
+GRADIENT = [
+    "MGDA", "PCGrad", "CAGrad", "IMTLG", "AlignedMTL", "NashMTL", "GradVac", "UPGrad", "DBMTL", "GradNorm",
+    "ConFIG", "DualProj", "FairGrad", "ExcessMTL",
+]  # fmt: skip
 GRADIENT += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
 ALIASES = {"dwa": "DynamicWeightAverage", "rlw": "RandomLossWeighting", "uw": "UncertaintyWeighting", "imtl": "IMTLG"}
 
@@ -86,7 +90,11 @@ TORCHJD = {
     "NashMTL": lambda T, A: A.NashMTL(n_tasks=T),
     "GradVac": lambda T, A: A.GradVac(beta=0.01),
     "UPGrad": lambda T, A: A.UPGrad(),
+    "ConFIG": lambda T, A: A.ConFIG(),
+    "DualProj": lambda T, A: A.DualProj(),
 }
+# torchjd aggregators that are not weights of the Gramian: no ``autogram`` row.
+TORCHJD_NO_GRAMIAN = {"ConFIG"}
 LIBMTL = {
     "Sum": ("EW", {}),
     "UncertaintyWeighting": ("UW", {}),
@@ -103,6 +111,9 @@ LIBMTL = {
     "UPGrad": ("UPGrad", {"UPGrad_norm_eps": 1e-4, "UPGrad_reg_eps": 1e-4}),
     "DBMTL": ("DB_MTL", {"DB_beta": 0.9, "DB_beta_sigma": 0.5}),
     "GradNorm": ("GradNorm", {"alpha": 1.5}),
+    "STCH": ("STCH", {"STCH_mu": 1.0, "STCH_warmup_epoch": 4}),  # warm-up branch, as ours in one epoch
+    "FairGrad": ("FairGrad", {"FairGrad_alpha": 1.0}),
+    "ExcessMTL": ("ExcessMTL", {"robust_step_size": 1e-2}),
 }
 LIBMTL |= {
     "MoCo": ("MoCo", {"MoCo_beta": 0.5, "MoCo_beta_sigma": 0.5, "MoCo_gamma": 0.1, "MoCo_gamma_sigma": 0.5, "MoCo_rho": 0.0}),
@@ -115,7 +126,7 @@ LIBMTL_SAMPLES = {"SDMGrad": 3, "MoDo": 3}
 
 # LibMTL methods that refuse rep_grad=True (they raise "No support method ... with
 # representation gradients"); not launched in the shared-input layout.
-LIBMTL_NO_REP_GRAD = {"CAGrad", "DBMTL", "GradVac", "NashMTL", "PCGrad", "UPGrad"}
+LIBMTL_NO_REP_GRAD = {"CAGrad", "DBMTL", "FairGrad", "GradVac", "NashMTL", "PCGrad", "UPGrad"}
 LIBMTL_NO_REP_GRAD |= {"MoCo", "SDMGrad", "MoDo"}
 
 
@@ -411,9 +422,12 @@ def configurations(args, libmtl_src: str | None) -> list[dict]:
                     rows.append((shared, "LibMTL", m, "loss"))
             if gradient:
                 mode = "representation" if shared else "parameters"
-                rows.append((shared, "mtl", m, mode))
+                if not (shared and getattr(B, m).needs_gradients):  # those refuse representation mode
+                    rows.append((shared, "mtl", m, mode))
                 if "torchjd" in args.peers and m in TORCHJD and not shared:
-                    rows += [(shared, "torchjd", m, "autojac"), (shared, "torchjd", m, "autogram")]
+                    rows.append((shared, "torchjd", m, "autojac"))
+                    if m not in TORCHJD_NO_GRAMIAN:
+                        rows.append((shared, "torchjd", m, "autogram"))
                 if libmtl_src and m in LIBMTL and not (shared and m in LIBMTL_NO_REP_GRAD):
                     rows.append((shared, "LibMTL", m, mode))
     base = {k: getattr(args, k) for k in ("batch", "length", "hidden", "vocab", "steps", "warmup")}
@@ -486,7 +500,8 @@ def render(args, configs: list[dict], results: list[dict], libmtl_line: str) -> 
         "*shared input*: one batch read by all tasks (required by representation mode). Ratios are to our `Sum` on the "
         "same inputs. Ours = `MultiTaskModule` in a Lightning `Trainer` (logging included); `plain`, torchjd and LibMTL "
         "= plain PyTorch loops on the same modules and batches. LibMTL refuses representation gradients for "
-        f"{', '.join(sorted(LIBMTL_NO_REP_GRAD))}, so those have no LibMTL row on the shared input.",
+        f"{', '.join(sorted(LIBMTL_NO_REP_GRAD))}, so those have no LibMTL row on the shared input; ours refuses it for "
+        f"{', '.join(m for m in GRADIENT if getattr(B, m).needs_gradients)} (it needs the parameter gradients themselves).",
         "",
         "Targets: parameters mode at most 0.75x the faster peer's time for the same method; representation mode at "
         "most 1.15x `Sum`; FAMO at most 1.1x `Sum`; peak memory above the setup at most 1.5x `Sum`.",

@@ -50,6 +50,8 @@ def assert_same_run(one: dict, two: dict) -> None:
         ("UncertaintyWeighting", "parameters"),
         ("FAMO", "parameters"),  # state updated from the global batch's losses
         ("GeometricMean", "parameters"),  # not linear in the losses
+        ("STCH", "parameters"),  # weights from the global batch's losses
+        ("ExcessMTL", "parameters"),  # state from the global batch's task gradients
         ("PCGrad", "parameters"),
         ("MGDA", "representation"),
     ],

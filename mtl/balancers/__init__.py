@@ -2,9 +2,13 @@
 
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.config import ConFIG
 from mtl.balancers.cr_mogm import CRMOGM
 from mtl.balancers.dbmtl import DBMTL
+from mtl.balancers.dualproj import DualProj
 from mtl.balancers.dwa import DynamicWeightAverage
+from mtl.balancers.excess_mtl import ExcessMTL
+from mtl.balancers.fairgrad import FairGrad
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
 from mtl.balancers.gradnorm import GradNorm
@@ -19,6 +23,7 @@ from mtl.balancers.pcgrad import PCGrad
 from mtl.balancers.rlw import RandomLossWeighting
 from mtl.balancers.sdmgrad import SDMGrad
 from mtl.balancers.static import StaticWeights
+from mtl.balancers.stch import STCH
 from mtl.balancers.sum import Sum
 from mtl.balancers.uncertainty import UncertaintyWeighting
 from mtl.balancers.upgrad import UPGrad
@@ -28,9 +33,13 @@ __all__ = [
     "AlignedMTL",
     "CAGrad",
     "CRMOGM",
+    "ConFIG",
     "DBMTL",
+    "DualProj",
     "DynamicWeightAverage",
+    "ExcessMTL",
     "FAMO",
+    "FairGrad",
     "GeometricMean",
     "GradNorm",
     "GradVac",
@@ -43,6 +52,7 @@ __all__ = [
     "PCGrad",
     "RandomLossWeighting",
     "SDMGrad",
+    "STCH",
     "StaticWeights",
     "Sum",
     "UPGrad",

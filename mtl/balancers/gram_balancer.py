@@ -31,6 +31,12 @@ class GradientBalancer(nn.Module):
     #: (it only needs the geometry of the gradients, e.g. MGDA-UB's upper bound); False
     #: when representation mode is an approximation of the parameter-space method.
     exact_with_representation: ClassVar[bool] = False
+    #: True for the few methods that need the task gradients themselves, not only their
+    #: Gram matrix (per-coordinate statistics, e.g. ExcessMTL's diagonal second moments):
+    #: ``forward`` then takes a third argument, ``gradients``, the ``(T, P)`` gradients of
+    #: the dense shared parameters (parameters mode only; the token-embedding table's
+    #: sparse rows are not included).
+    needs_gradients: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,13 +56,18 @@ class GradientBalancer(nn.Module):
 
 
 def _require_finite(balancer: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """Refuses a non-finite Gram matrix or losses, before ``forward`` can update any state."""
+    """Refuses a non-finite Gram matrix, losses or gradients, before ``forward`` can update any state."""
     gram = args[0] if args else kwargs.get("gram")
     losses = args[1] if len(args) > 1 else kwargs.get("losses")
-    for name, value in (("Gram matrix of the task gradients", gram), ("task losses", losses)):
+    gradients = args[2] if len(args) > 2 else kwargs.get("gradients")
+    named = (("Gram matrix of the task gradients", gram), ("task losses", losses), ("matrix of the task gradients", gradients))
+    for name, value in named:
         if isinstance(value, Tensor) and not bool(torch.isfinite(value).all()):
-            entries = value.diagonal() if value.dim() == 2 else value  # a NaN row has a NaN diagonal entry
-            tasks = torch.nonzero(~torch.isfinite(entries)).flatten().tolist()
+            if value is gram:  # a NaN task gradient gives its row and column NaN, and its diagonal entry
+                bad = ~torch.isfinite(value.diagonal())
+            else:
+                bad = ~torch.isfinite(value).all(-1) if value.dim() == 2 else ~torch.isfinite(value)
+            tasks = torch.nonzero(bad).flatten().tolist()
             raise ValueError(
                 f"{type(balancer).__name__}: the {name} has NaN or infinite entries (tasks at positions {tasks}), "
                 "so no weights exist for this step. Skip the step, leaving the balancer's state as it is "

@@ -7,6 +7,9 @@ and :func:`nonneg_quadratic`) are finite active-set methods (no step sizes, exac
 rounding), run in float64 on the Gram matrix's device and are meant for a handful of
 tasks (T <= 16).
 
+:func:`alpha_fair_weights` solves FairGrad's (and Nash-MTL's) equation
+``(G w)_t = w_t^(-1/alpha)`` by Newton's method on a strictly convex barrier function.
+
 Rank-deficient Gram matrices (two identical gradients, more tasks than gradient
 dimensions) make the small linear systems of an active-set method singular. Each
 solver therefore works on ``G / s + RIDGE * I`` with ``s = mean(diag(G))``: the scale
@@ -201,3 +204,75 @@ def project_simplex(v: Tensor) -> Tensor:
     kept = (u - cumulative / k > 0).sum()  # the condition holds on a prefix (always its first entry)
     theta = cumulative[kept - 1] / kept  # no device sync: SDMGrad projects many times per step
     return (v - theta).clamp_min(0.0)
+
+
+#: Relative ridge of :func:`alpha_fair_weights`: gradients with a positive combination
+#: summing to zero (e.g. g_2 = -g_1) have no finite solution; with the ridge their weights
+#: stay bounded (about ``1e4`` times the typical ones for ``alpha = 1``) and that
+#: combination adds nothing to ``d``.
+FAIR_RIDGE = 1e-8
+
+
+def alpha_fair_weights(gram: Tensor, alpha: float = 1.0, max_iter: int = 20, optim_niter: int = 20) -> Tensor:
+    """``w > 0`` with ``(G w)_t = w_t^(-1/alpha)`` for every task whose gradient is non-zero.
+
+    The alpha-fair allocation of FairGrad; ``alpha = 1`` is Nash-MTL's ``G w = 1 / w``. The
+    equation is solved on ``G / s + FAIR_RIDGE * I`` (``s`` the mean squared norm of the
+    non-vanished gradients) by :func:`fair_newton`, and mapped back: if ``w'`` solves it for
+    ``G / s``, then ``w = s^(-alpha / (alpha + 1)) w'`` solves it for ``G``. A task whose
+    gradient vanished has no utility (``(G w)_t = 0`` for every ``w``): weight 0.
+    """
+    gram = gram.to(torch.float64)
+    diag = gram.diagonal()
+    weights = torch.zeros_like(diag)
+    active = torch.nonzero(diag > 1e-24 * float(diag.max())).flatten()
+    if active.numel() == 0:
+        return weights
+    sub = gram[active][:, active]
+    scale = float(sub.diagonal().mean())
+    eye = torch.eye(active.numel(), dtype=gram.dtype, device=gram.device)
+    solution = fair_newton(sub / scale + FAIR_RIDGE * eye, alpha, max_iter, optim_niter)
+    weights[active] = solution * scale ** (-alpha / (alpha + 1.0))
+    return weights
+
+
+def fair_newton(gram: Tensor, alpha: float = 1.0, max_iter: int = 20, optim_niter: int = 20, tol: float = 1e-12) -> Tensor:
+    """``w > 0`` with ``gram @ w = w^(-1/alpha)``, by Newton's method on a barrier function.
+
+    The equation is the stationarity condition of the strictly convex
+    ``f(w) = 0.5 w^T G w - sum_t u(w_t)`` with ``u' (w) = w^(-1/alpha)`` (``u = log`` for
+    ``alpha = 1``, else ``w^(1 - 1/alpha) / (1 - 1/alpha)``), whose Hessian is
+    ``G + diag(w^(-1/alpha - 1) / alpha)``. ``gram`` must be positive definite. Each Newton
+    step is cut back to stay inside ``w > 0`` (99% of the way to the boundary) and then
+    halved, at most ``optim_niter`` times, until ``f`` decreases by a quarter of the
+    predicted amount (Armijo). Stops when ``max |w^(1/alpha) (gram @ w) - 1| <= tol`` or
+    after ``max_iter`` steps; the iterate is always positive. It starts from the exact
+    solution for orthogonal gradients, ``w_t = G_tt^(-alpha / (alpha + 1))``.
+    """
+    power = 1.0 / alpha
+    w = gram.diagonal().clamp_min(1e-300).pow(-alpha / (alpha + 1.0))
+
+    def utility(x: Tensor) -> Tensor:
+        return x.log() if alpha == 1.0 else x.pow(1.0 - power) / (1.0 - power)
+
+    def barrier(x: Tensor) -> float:
+        return float(0.5 * x @ gram @ x - utility(x).sum())
+
+    for _ in range(max_iter):
+        g_w = gram @ w  # (T,)
+        if float((w.pow(power) * g_w - 1.0).abs().max()) <= tol:
+            break
+        grad = g_w - w.pow(-power)  # (T,)
+        hessian = gram + torch.diag(power * w.pow(-power - 1.0))  # (T, T) positive definite
+        delta = -torch.linalg.solve(hessian, grad)
+        step = 1.0
+        shrinking = delta < 0
+        if bool(shrinking.any()):
+            step = min(1.0, 0.99 * float((-w[shrinking] / delta[shrinking]).min()))
+        current, slope = barrier(w), float(grad @ delta)
+        for _ in range(optim_niter):
+            if barrier(w + step * delta) <= current + 0.25 * step * slope:
+                break
+            step *= 0.5
+        w = w + step * delta
+    return w

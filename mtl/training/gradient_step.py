@@ -48,6 +48,11 @@ class GradientBalancedStep:
                 f"{type(balancer).__name__} balances gradients of shared parameters, but "
                 f"{type(model.alignment).__name__} gives every task its own encoder; use a loss weighting balancer"
             )
+        if balancer.needs_gradients and gradient_mode == "representation":
+            raise ValueError(
+                f"{type(balancer).__name__} needs the task gradients of the shared parameters, "
+                "not only their Gram matrix: use gradient_mode 'parameters'"
+            )
         self.model = model
         self.balancer = balancer
         self.gradient_mode = gradient_mode
@@ -130,7 +135,11 @@ class GradientBalancedStep:
                 if not bool(torch.isfinite(gram).all()):  # the sum overflowed
                     return self._skip_nonfinite_gradients(module, tasks, gram, dict(zip(tasks, detached)), scaler)
             gram = gram / scale**2  # the true gradients' (of the mean loss over the micro-batches)
-            weights = self.balancer(gram.to(detached.device), detached.double())
+            inputs = (gram.to(detached.device), detached.double())
+            if self.balancer.needs_gradients:  # the (T, P) dense gradients themselves (parameters mode)
+                matrix = update.matrix
+                inputs += (matrix / scale if matrix is not None and scale != 1.0 else matrix,)
+            weights = self.balancer(*inputs)
             update.apply(weights)
         self.last_cosines = log_gradient_geometry(module, tasks, gram)
         if self.grad_clip:  # on the still-scaled gradients, so the threshold scales too

@@ -18,7 +18,7 @@ from mtl import (
     Task,
     TokenizerSpec,
 )
-from mtl.balancers import FAMO, DynamicWeightAverage, UncertaintyWeighting
+from mtl.balancers import FAMO, STCH, DynamicWeightAverage, UncertaintyWeighting
 
 
 def build(files, balancer, **module_args):
@@ -87,8 +87,25 @@ def test_famo_moves_its_logits(tiny_corpus, fresh_cache, tmp_path) -> None:
     assert max(weights.values()) - min(weights.values()) > 1e-3
 
 
-GRADIENT_METHODS = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
-GRADIENT_METHODS += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
+def test_stch_takes_its_nadir_point_from_the_warmup_epoch(tiny_corpus, fresh_cache, tmp_path) -> None:
+    balancer = STCH(warmup_epoch=0)
+    data, model = build(tiny_corpus, balancer)
+    trainer = fit(model, data, tmp_path, epochs=2)
+    assert set(balancer.nadir) == {"sentiment", "det", "length"} and all(n > 0 for n in balancer.nadir.values())
+    # epoch 1 trains the smooth maximum: the weights are K softmax_t / L_t, not the warm-up's 1 / L_t
+    assert balancer.epoch == 2 and set(balancer.last_weights) == set(balancer.nadir)
+    assert "train/det/weight" in trainer.callback_metrics
+
+
+GRADIENT_METHODS = [
+    "MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL",
+    "ConFIG", "DualProj", "FairGrad", "ExcessMTL", "MoCo", "SDMGrad", "MoDo", "CRMOGM",
+]  # fmt: skip
+
+
+def refuses_representation(balancer, mode: str) -> bool:  # noqa: ANN001 - a gradient balancer
+    """Methods that need the task gradients themselves (ExcessMTL) refuse representation mode."""
+    return balancer.needs_gradients and mode == "representation"
 
 
 @pytest.mark.parametrize("mode", ["parameters", "representation"])
@@ -105,16 +122,14 @@ def test_every_gradient_method_trains_in_both_modes(method: str, mode: str, tiny
     ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(vocab_size=100, min_frequency=1))
     assert data.input_groups() == {"det": "det", "sentiment": "det"}
-    model = MultiTaskModule(
-        partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0),
-        {"det": TaggingHead, "sentiment": partial(ClassificationHead, pooling="max")},
-        balancer=balancer,
-        gradient_mode=mode,
-        grad_clip=5.0,
-        lr=1e-2,
-        vocab_size=data.vocab_size,
-        task_labels=data.task_labels,
-    )
+    model_args = dict(balancer=balancer, gradient_mode=mode, grad_clip=5.0, lr=1e-2, vocab_size=data.vocab_size)
+    encoder = partial(LSTMEncoder, embed_dim=16, hidden_dim=16, dropout=0.0)
+    heads = {"det": TaggingHead, "sentiment": partial(ClassificationHead, pooling="max")}
+    if refuses_representation(balancer, mode):
+        with pytest.raises(ValueError, match="needs the task gradients of the shared parameters"):
+            MultiTaskModule(encoder, heads, task_labels=data.task_labels, **model_args)
+        return
+    model = MultiTaskModule(encoder, heads, task_labels=data.task_labels, **model_args)
     before = [p.detach().clone() for p in model.encoder.parameters()]
     L.seed_everything(0)
     trainer = L.Trainer(
@@ -219,10 +234,13 @@ def test_every_gradient_method_trains_a_pretrained_encoder_in_both_modes(
         Task("sentiment", "classification", source, text="tokens", label="label"),
     ]
     data = MultiTaskDataModule(tasks, batch_size=16, sampling="all", tokenizer=TokenizerSpec(pretrained=directory))
+    balancer = getattr(mtl.balancers, method)()
+    if refuses_representation(balancer, mode):
+        return  # as in test_every_gradient_method_trains_in_both_modes
     model = MultiTaskModule(
         partial(PretrainedEncoder, model=directory, dropout=0.0),
         {"det": TaggingHead, "sentiment": partial(ClassificationHead, pooling="mean")},
-        balancer=getattr(mtl.balancers, method)(), gradient_mode=mode, grad_clip=5.0, lr=1e-3,
+        balancer=balancer, gradient_mode=mode, grad_clip=5.0, lr=1e-3,
         vocab_size=data.vocab_size, task_labels=data.task_labels, special_ids=data.special_ids,
     )  # fmt: skip
     layers = {n: p.detach().clone() for n, p in model.encoder.named_parameters() if ".layer." in n}

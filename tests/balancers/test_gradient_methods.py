@@ -8,12 +8,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.optimize import minimize
+from scipy.optimize import least_squares, minimize
 
 from mtl.balancers.aligned_mtl import AlignedMTL
 from mtl.balancers.cagrad import CAGrad
+from mtl.balancers.config import ConFIG
 from mtl.balancers.cr_mogm import CRMOGM
 from mtl.balancers.dbmtl import DBMTL
+from mtl.balancers.dualproj import DualProj
+from mtl.balancers.excess_mtl import ExcessMTL
+from mtl.balancers.fairgrad import FairGrad
 from mtl.balancers.gradnorm import GradNorm
 from mtl.balancers.gradvac import GradVac
 from mtl.balancers.gram_balancer import GradientBalancer
@@ -295,6 +299,141 @@ def test_dbmtl_ema_of_norms_and_state_round_trip() -> None:
     torch.testing.assert_close(restored(gram, losses), balancer(gram, losses))
 
 
+# --- ConFIG -----------------------------------------------------------------------------
+
+
+def test_config_by_hand_on_two_orthogonal_gradients() -> None:
+    # u = (1, 0), (0, 1): b = U^+ 1 = (1, 1), e = (1, 1) / sqrt(2); d = (g_1 . e + g_2 . e) e
+    jac = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=F64)
+    d = direction(ConFIG(), jac)
+    torch.testing.assert_close(d, torch.tensor([2.0, 2.0], dtype=F64))  # (3 + 1) / sqrt(2) * (1, 1) / sqrt(2)
+
+
+@pytest.mark.parametrize(("seed", "tasks"), [(0, 3), (1, 4), (2, 4)])
+def test_config_has_equal_positive_cosines_and_matches_the_pseudo_inverse(seed: int, tasks: int) -> None:
+    jac = conflicting(seed, tasks=tasks, dim=6)
+    d = direction(ConFIG(), jac)
+    cosines = (jac @ d) / (jac.norm(dim=1) * d.norm())
+    assert bool((cosines > 0).all())
+    torch.testing.assert_close(cosines, cosines.mean().expand(tasks), atol=1e-9, rtol=0)
+    # torchjd's formula on the gradients themselves (numpy): pinv of the unit rows
+    units = jac.numpy() / np.linalg.norm(jac.numpy(), axis=1, keepdims=True)
+    best = np.linalg.pinv(units) @ np.ones(tasks)
+    unit = best / np.linalg.norm(best)
+    np.testing.assert_allclose(d.numpy(), (jac.numpy() @ unit).sum() * unit, atol=1e-9)
+
+
+def test_config_gives_a_vanished_gradient_no_weight() -> None:
+    jac = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0]], dtype=F64)
+    w = ConFIG()(jac @ jac.T, torch.ones(3, dtype=F64))
+    assert w[0] == 0
+    torch.testing.assert_close(w @ jac, torch.tensor([1.5, 1.5], dtype=F64))  # (2 + 1) / sqrt(2) * (1, 1) / sqrt(2)
+
+
+# --- DualProj ---------------------------------------------------------------------------
+
+
+def test_dualproj_by_hand() -> None:
+    # the mean (0, 1.5) conflicts with no task: it is the update
+    agreeing = torch.tensor([[1.0, 1.0], [-1.0, 2.0]], dtype=F64)
+    torch.testing.assert_close(DualProj()(agreeing @ agreeing.T, torch.ones(2, dtype=F64)), torch.full((2,), 0.5, dtype=F64))
+    # the mean (0.5, 0.25) has g_2 . g0 = -0.375: the closest d with d . g_2 >= 0 is its
+    # projection onto the plane g_2 . d = 0, g0 + (0.375 / 1.25) g_2 = (0.2, 0.4) (and g_1 . d > 0)
+    jac = torch.tensor([[2.0, 0.0], [-1.0, 0.5]], dtype=F64)
+    torch.testing.assert_close(direction(DualProj(), jac), torch.tensor([0.2, 0.4], dtype=F64))
+
+
+@pytest.mark.parametrize(("seed", "tasks"), [(0, 3), (1, 4), (4, 6)])
+def test_dualproj_is_the_closest_unconflicting_vector_to_the_mean(seed: int, tasks: int) -> None:
+    jac = conflicting(seed, tasks=tasks, dim=5)
+    d = direction(DualProj(), jac)
+    assert bool((jac @ d >= -1e-10).all())
+    mean = jac.mean(0).numpy()
+    ref = minimize(
+        lambda x: 0.5 * ((x - mean) ** 2).sum(),
+        mean,
+        jac=lambda x: x - mean,
+        constraints=[{"type": "ineq", "fun": lambda x: jac.numpy() @ x, "jac": lambda x: jac.numpy()}],
+        method="SLSQP",
+        options={"ftol": 1e-15, "maxiter": 1000},
+    ).x
+    np.testing.assert_allclose(d.numpy(), ref, atol=1e-6)
+
+
+# --- FairGrad ---------------------------------------------------------------------------
+
+
+def test_fairgrad_by_hand_on_orthogonal_gradients() -> None:
+    # G = diag(4, 1): 4 w_1 = w_1^(-1/alpha) -> w_1 = 4^(-alpha / (alpha + 1)); alpha = 2: 4^(-2/3)
+    gram = torch.diag(torch.tensor([4.0, 1.0], dtype=F64))
+    torch.testing.assert_close(FairGrad(alpha=2.0)(gram, torch.ones(2, dtype=F64)), torch.tensor([4 ** (-2 / 3), 1.0], dtype=F64))
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 5.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fairgrad_solves_the_alpha_fair_equation_as_libmtl(alpha: float, seed: int) -> None:
+    jac = conflicting(seed, tasks=3)
+    gram = jac @ jac.T
+    w = FairGrad(alpha=alpha)(gram, torch.ones(3, dtype=F64))
+    assert bool((w > 0).all())
+    torch.testing.assert_close(gram @ w, w.pow(-1.0 / alpha), atol=1e-6, rtol=1e-5)  # the solver's 1e-8 ridge
+    # LibMTL's solve: scipy least squares from 1/T, w >= 0
+    ref = least_squares(lambda x: gram.numpy() @ x - (1 / x) ** (1 / alpha), np.full(3, 1 / 3), bounds=(0, np.inf))
+    np.testing.assert_allclose(w.numpy(), ref.x, rtol=1e-5)
+    # alpha = 1 is Nash-MTL's bargaining equation
+    if alpha == 1.0:
+        torch.testing.assert_close(w, NashMTL()(gram, torch.ones(3, dtype=F64)))
+
+
+# --- ExcessMTL --------------------------------------------------------------------------
+
+
+def excess_reference(jacs: list[np.ndarray], step_size: float) -> np.ndarray:
+    """LibMTL's ExcessMTL weights after the steps with task gradients ``jacs`` (numpy)."""
+    squares = np.zeros_like(jacs[0])
+    weights, initial = np.ones(jacs[0].shape[0]), None
+    for jac in jacs:
+        squares += jac**2
+        risks = (jac * jac / np.sqrt(squares + 1e-7)).sum(1)
+        if initial is None:
+            initial = risks
+        else:
+            weights = weights * np.exp(step_size * risks / initial)
+            weights = weights / weights.sum() * len(weights)
+    return weights
+
+
+def test_excess_mtl_moves_weight_to_the_task_with_the_larger_excess_risk() -> None:
+    first = torch.tensor([[1.0, 0.0, 1.0], [0.0, 2.0, 0.0]], dtype=F64)
+    # second step: task 1's gradient keeps its size, task 2's shrinks tenfold (near its optimum)
+    second = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.2, 0.0]], dtype=F64)
+    balancer = ExcessMTL(step_size=0.5)
+    w1 = balancer(first @ first.T, torch.ones(2, dtype=F64), first)
+    torch.testing.assert_close(w1, torch.ones(2, dtype=F64))  # the first step sets the reference
+    w2 = balancer(second @ second.T, torch.ones(2, dtype=F64), second)
+    # e_1: 2 coordinates of 1 / sqrt(2) = sqrt(2), over the reference 2 -> 1/sqrt(2);
+    # e_2: 0.04 / sqrt(4.04) over 4 / 2 -> 0.02 / sqrt(4.04)
+    r1, r2 = 1 / math.sqrt(2), 0.02 / math.sqrt(4.04)
+    expected = 2 * torch.softmax(torch.tensor([0.5 * r1, 0.5 * r2], dtype=F64), 0)
+    torch.testing.assert_close(w2, expected, atol=1e-7, rtol=1e-7)
+    assert w2[0] > 1 > w2[1]
+
+
+def test_excess_mtl_matches_libmtl_and_round_trips() -> None:
+    gen = torch.Generator().manual_seed(0)
+    jacs = [torch.randn(3, 7, generator=gen, dtype=F64) * torch.tensor([[1.0], [0.5], [2.0]], dtype=F64) for _ in range(4)]
+    balancer = ExcessMTL(step_size=0.1)
+    for jac in jacs[:3]:
+        balancer(jac @ jac.T, torch.ones(3, dtype=F64), jac)
+    restored = ExcessMTL(step_size=0.1)
+    restored.load_state_dict(balancer.state_dict())
+    w = balancer(jacs[3] @ jacs[3].T, torch.ones(3, dtype=F64), jacs[3])
+    np.testing.assert_allclose(w.numpy(), excess_reference([j.numpy() for j in jacs], 0.1), rtol=1e-6)
+    torch.testing.assert_close(restored(jacs[3] @ jacs[3].T, torch.ones(3, dtype=F64), jacs[3]), w)
+    with pytest.raises(ValueError, match="gradient_mode 'parameters'"):
+        ExcessMTL()(jacs[0] @ jacs[0].T, torch.ones(3, dtype=F64))
+
+
 # --- every method -----------------------------------------------------------------------
 
 ALL = [
@@ -313,6 +452,10 @@ ALL = [
     SDMGrad,
     MoDo,
     CRMOGM,
+    ConFIG,
+    DualProj,
+    FairGrad,
+    lambda: FairGrad(alpha=0.5),
 ]
 
 
@@ -335,10 +478,13 @@ def test_every_method_is_finite_on_degenerate_grams(make, case: str) -> None:  #
 def test_representation_flags() -> None:
     exact = {cls for cls in (MGDA, IMTLG, AlignedMTL) if cls.exact_with_representation}
     approximate = {
-        cls for cls in (PCGrad, CAGrad, GradVac, NashMTL, UPGrad, GradNorm, DBMTL) if not cls.exact_with_representation
+        cls
+        for cls in (PCGrad, CAGrad, GradVac, NashMTL, UPGrad, GradNorm, DBMTL, ConFIG, DualProj, FairGrad, ExcessMTL)
+        if not cls.exact_with_representation
     }
-    assert exact == {MGDA, IMTLG, AlignedMTL} and len(approximate) == 7
+    assert exact == {MGDA, IMTLG, AlignedMTL} and len(approximate) == 11
     assert all(cls.needs_task_gradients for cls in (MGDA, PCGrad, UPGrad))
+    assert ExcessMTL.needs_gradients and not any(cls.needs_gradients for cls in (MGDA, UPGrad, FairGrad))
 
 
 def test_min_norm_simplex_closed_form_for_two() -> None:

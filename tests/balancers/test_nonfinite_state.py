@@ -15,8 +15,10 @@ from torch.utils.data import DataLoader
 import mtl.balancers
 from mtl import ClassificationHead, MultiTaskDataModule, MultiTaskModule, TaggingHead, Task, TokenizerSpec, TransformerEncoder
 
-GRADIENT = ["MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL"]
-GRADIENT += ["MoCo", "SDMGrad", "MoDo", "CRMOGM"]
+GRADIENT = [
+    "MGDA", "PCGrad", "CAGrad", "IMTLG", "GradVac", "AlignedMTL", "NashMTL", "UPGrad", "GradNorm", "DBMTL",
+    "ConFIG", "DualProj", "FairGrad", "ExcessMTL", "MoCo", "SDMGrad", "MoDo", "CRMOGM",
+]  # fmt: skip
 WEIGHTING = [
     "DynamicWeightAverage",
     "FAMO",
@@ -25,6 +27,7 @@ WEIGHTING = [
     "GeometricMean",
     "StaticWeights",
     "Sum",
+    "STCH",
 ]
 SEEDED = {"PCGrad", "GradVac", "RandomLossWeighting"}  # their own generators are state too
 SCALE, OVERFLOW = 2.0**8, 2.0**40  # fp16 gradients overflow at the second scale, not the first
@@ -138,7 +141,9 @@ def test_a_balancer_refuses_a_nonfinite_gram_matrix_and_keeps_its_state(name: st
     balancer = make(name)
     gram = torch.tensor([[1.0, 0.2, 0.1], [0.2, 2.0, 0.3], [0.1, 0.3, 1.5]], dtype=torch.float64)
     losses = torch.tensor([0.7, 1.1, 0.4], dtype=torch.float64)
-    balancer(gram, losses)  # state from one ordinary step
+    jac = torch.linalg.cholesky(gram)  # (T, T) task gradients (rows) with this Gram matrix
+    extra = (jac,) if balancer.needs_gradients else ()  # the gradients themselves, for those that need them
+    balancer(gram, losses, *extra)  # state from one ordinary step
     before = balancer_state(balancer)
     for bad in (float("nan"), float("inf")):
         broken = gram.clone()
@@ -147,9 +152,14 @@ def test_a_balancer_refuses_a_nonfinite_gram_matrix_and_keeps_its_state(name: st
             ValueError,
             match=rf"{name}: the Gram matrix of the task gradients has NaN or infinite entries \(tasks at positions \[1\]\)",
         ):
-            balancer(broken, losses)
+            balancer(broken, losses, *extra)
+        if extra:
+            broken_jac = jac.clone()
+            broken_jac[2, 0] = bad
+            with pytest.raises(ValueError, match=rf"{name}: the matrix of the task gradients has NaN .*positions \[2\]"):
+                balancer(gram, losses, broken_jac)
     assert_same(balancer_state(balancer), before, "balancer")
-    weights = balancer(gram, losses)
+    weights = balancer(gram, losses, *extra)
     assert torch.isfinite(weights).all()
 
 

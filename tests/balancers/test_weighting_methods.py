@@ -12,6 +12,7 @@ from mtl.balancers.dwa import DynamicWeightAverage
 from mtl.balancers.famo import FAMO
 from mtl.balancers.geometric_mean import GeometricMean
 from mtl.balancers.rlw import RandomLossWeighting
+from mtl.balancers.stch import STCH
 from mtl.balancers.uncertainty import UncertaintyWeighting
 from mtl.training.distributed import add_by_key
 
@@ -278,3 +279,61 @@ def test_famo_subset_steps_and_bad_losses() -> None:
     assert balancer.logits == before
     with pytest.raises(ValueError, match=r"tasks \['b'\] have losses \{'b': 0.5\} at or below min_loss=1.0"):
         FAMO(min_loss=1.0)(const(a=2.0, b=0.5))
+
+
+# -- STCH -------------------------------------------------------------------------------
+
+
+def stch_after_warmup(mu: float = 0.5) -> STCH:
+    """Warm-up epoch 0 with losses (2, 4) and (4, 2): the nadir point is (3, 3)."""
+    balancer = STCH(mu=mu, warmup_epoch=0)
+    losses = leaves(a=2.0, b=4.0)
+    total = balancer(losses)
+    total.backward()
+    assert total.item() == pytest.approx(math.log(2.0) + math.log(4.0))  # warm-up: sum of log-losses
+    assert (losses["a"].grad.item(), losses["b"].grad.item()) == pytest.approx((0.5, 0.25))
+    balancer(const(a=4.0, b=2.0))
+    balancer.epoch_end()
+    assert balancer.nadir == {"a": 3.0, "b": 3.0}
+    return balancer
+
+
+def test_stch_smooth_max_by_hand() -> None:
+    balancer = stch_after_warmup(mu=0.5)
+    losses = leaves(a=6.0, b=3.0)
+    total = balancer(losses)
+    total.backward()
+    # r = (log 2, 0), r / mu = (2 log 2, 0): softmax (4/5, 1/5); value K mu log(4 + 1)
+    assert total.item() == pytest.approx(math.log(5.0))
+    # w_t = K softmax_t / L_t = (2 * 0.8 / 6, 2 * 0.2 / 3)
+    assert (losses["a"].grad.item(), losses["b"].grad.item()) == pytest.approx((0.8 / 3, 0.4 / 3))
+    assert balancer.last_weights == pytest.approx({"a": 0.8 / 3, "b": 0.4 / 3})
+    # LibMTL's loss (the largest term subtracted, not added back) has the same gradient
+    libmtl = leaves(a=6.0, b=3.0)
+    r = torch.log(torch.stack([libmtl["a"] / 3.0, libmtl["b"] / 3.0]) + 1e-20)
+    (0.5 * torch.log(torch.exp((r - r.detach().max()) / 0.5).sum()) * 2).backward()
+    assert (libmtl["a"].grad.item(), libmtl["b"].grad.item()) == pytest.approx((0.8 / 3, 0.4 / 3))
+    # a small mu is close to K times the largest log-ratio
+    sharp = stch_after_warmup(mu=1e-3)
+    assert sharp(const(a=6.0, b=3.0)).item() == pytest.approx(2 * math.log(2.0), abs=1e-2)
+
+
+def test_stch_warmup_epochs_subsets_and_round_trip() -> None:
+    balancer = STCH(mu=1.0, warmup_epoch=1)
+    balancer(const(a=1.0, b=1.0))
+    balancer.epoch_end()
+    assert balancer.nadir == {}  # epoch 0 is warm-up only
+    balancer(const(a=2.0))
+    balancer(const(a=float("nan"), b=8.0))  # a skipped step adds nothing
+    balancer.epoch_end()
+    assert balancer.nadir == {"a": 2.0}  # b was not seen in epoch 1
+    restored = STCH(mu=1.0, warmup_epoch=1)
+    restored.load_state_dict(balancer.state_dict())
+    for weighting in (balancer, restored):
+        total = weighting(const(a=4.0, b=2.0))  # a: smooth max of one term, K = 1; b: warm-up term
+        assert total.item() == pytest.approx(math.log(2.0) + math.log(2.0))
+        assert weighting.last_weights == pytest.approx({"a": 0.25, "b": 0.5})
+        weighting.epoch_end()
+        assert weighting.nadir == {"a": 2.0, "b": 2.0}
+    with pytest.raises(ValueError, match="mu > 0"):
+        STCH(mu=0.0)
