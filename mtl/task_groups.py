@@ -30,7 +30,7 @@ class Grouping:
     def describe(self) -> str:
         """``{a, b} {c}  score +0.123`` (``greedy`` appended when not every partition was tried)."""
         groups = " ".join("{" + ", ".join(group) + "}" for group in self.groups)
-        return f"{groups}  score {self.score:+.4f}" + ("" if self.exhaustive else "  (greedy)")
+        return f"{groups}  score {self.score:+.3g}" + ("" if self.exhaustive else "  (greedy)")
 
 
 def group_score(affinity: Sequence[Sequence[float]], group: Sequence[int]) -> float:

@@ -32,7 +32,7 @@ def test_best_partition_for_each_number_of_groups() -> None:
     assert found[0] == Grouping((("a", "b", "c", "d"),), pytest.approx(0.2 / 3))
     assert found[1] == Grouping((("a", "b"), ("c", "d")), pytest.approx(0.6 + 0.4))
     assert found[2] == Grouping((("a", "b"), ("c",), ("d",)), pytest.approx(0.6))
-    assert found[1].describe() == "{a, b} {c, d}  score +1.0000"
+    assert found[1].describe() == "{a, b} {c, d}  score +1"
 
 
 def test_greedy_merging_finds_the_same_groups_here_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,7 +35,7 @@ def plot_affinity(path: Path, summary: dict[str, Any]) -> Path:
     affinity = _filled(summary["affinity"])
     across = [[v if i != j else math.nan for j, v in enumerate(row)] for i, row in enumerate(affinity)]
     scale = _scale(across if len(tasks) > 1 else affinity)  # the pairs across tasks; the diagonal may saturate
-    digits = max(2, 1 - math.floor(math.log10(scale)))  # small affinities (a small lr) keep two significant digits
+    digits = decimals(scale)
     draw_heatmap(fig, left, affinity, tasks, scale, "Mean affinity Z[row -> column] = 1 - L_col(after a step on row) / L_col\n(colour scale: the pairs across tasks)", digits)
     left.set(xlabel="task whose loss is measured", ylabel="task stepped on")
     cosine = [[v if i != j else math.nan for j, v in enumerate(row)] for i, row in enumerate(_filled(summary["cosine"]))]
@@ -47,14 +47,20 @@ def plot_affinity(path: Path, summary: dict[str, Any]) -> Path:
     return save_with_legend(fig, below_right, path, lines=len(tasks) * (len(tasks) - 1) // 2, per_column=8)
 
 
+def decimals(scale: float) -> int:
+    """Decimals that show values up to ``scale`` with two significant digits (small
+    affinities come with a small learning rate), at least 2."""
+    return max(2, 1 - math.floor(math.log10(max(scale, 1e-12))))
+
+
 def _filled(matrix: list[list[float | None]]) -> list[list[float]]:
     """``None`` (never measured) as NaN: a grey cell."""
     return [[math.nan if value is None else value for value in row] for row in matrix]
 
 
 def _scale(matrix: list[list[float]]) -> float:
-    """The largest absolute value, the colour scale's end (at least 1e-4)."""
-    return max([1e-4, *(abs(v) for row in matrix for v in row if not math.isnan(v))])
+    """The largest absolute value, the colour scale's end (at least 1e-6)."""
+    return max([1e-6, *(abs(v) for row in matrix for v in row if not math.isnan(v))])
 
 
 def _series(summary: dict[str, Any], key: str, joint: str, ordered: bool) -> dict[str, tuple[list[int], list[float]]]:
