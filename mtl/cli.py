@@ -72,8 +72,9 @@ TRAINING = ("fit", "affinity")
 
 class MultiTaskCLI(LightningCLI):
     """LightningCLI with the data's vocabulary size and label lists linked into the model,
-    run names taken from the config file's name, and two subcommands of its own besides the
-    Trainer's: ``report`` and ``advise`` (see :attr:`COMMANDS`), run in place of a trainer."""
+    run names taken from the config file's name, and subcommands of its own besides the
+    Trainer's: ``report``, ``advise`` and ``export`` (see :attr:`COMMANDS`), run in place of a
+    trainer, and ``affinity``, a short ``fit`` with :class:`~mtl.callbacks.TaskAffinity` on."""
 
     #: Subcommands that are not Trainer methods (no model, data or trainer is built for them).
     COMMANDS = ("report", "advise", "export")

@@ -38,7 +38,8 @@ def test_affinity_command_prints_and_writes_the_matrices_and_groupings(tmp_path:
     assert [int(r["step"]) for r in rows] == record["steps"]  # every measurement, though logged every 5 steps
     # one task a step (proportional sampling): the tasks not yet seen at step 0 are not measured then
     assert {k for k, v in rows[-1].items() if k.startswith("affinity/") and v} == {
-        *(f"affinity/{a}->{b}" for a in TASKS for b in TASKS), *(f"affinity/cosine/{a}~{b}" for a, b in PAIRS)
+        *(f"affinity/{a}->{b}" for a in TASKS for b in TASKS),
+        *(f"affinity/cosine/{a}~{b}" for a, b in PAIRS),
     }
     out = done.stdout
     assert "task affinity over 6 measured steps (0..20)" in out

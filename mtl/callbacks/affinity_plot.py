@@ -36,7 +36,15 @@ def plot_affinity(path: Path, summary: dict[str, Any]) -> Path:
     across = [[v if i != j else math.nan for j, v in enumerate(row)] for i, row in enumerate(affinity)]
     scale = _scale(across if len(tasks) > 1 else affinity)  # the pairs across tasks; the diagonal may saturate
     digits = decimals(scale)
-    draw_heatmap(fig, left, affinity, tasks, scale, "Mean affinity Z[row -> column] = 1 - L_col(after a step on row) / L_col\n(colour scale: the pairs across tasks)", digits)
+    draw_heatmap(
+        fig,
+        left,
+        affinity,
+        tasks,
+        scale,
+        "Mean affinity Z[row -> column] = 1 - L_col(after a step on row) / L_col\n(colour scale: the pairs across tasks)",
+        digits,
+    )
     left.set(xlabel="task whose loss is measured", ylabel="task stepped on")
     cosine = [[v if i != j else math.nan for j, v in enumerate(row)] for i, row in enumerate(_filled(summary["cosine"]))]
     draw_heatmap(fig, right, cosine, tasks, 1.0, "Mean cosine of the task gradients (the same steps)")

@@ -144,7 +144,9 @@ def draw_heatmap(
         for j, value in enumerate(row):
             if not math.isnan(value):
                 shade = abs(value) / scale  # dark cells get white text
-                ax.text(j, i, f"{value:+.{digits}f}", ha="center", va="center", fontsize=8, color="white" if shade > 0.6 else "black")
+                ax.text(
+                    j, i, f"{value:+.{digits}f}", ha="center", va="center", fontsize=8, color="white" if shade > 0.6 else "black"
+                )
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
 

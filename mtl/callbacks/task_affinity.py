@@ -47,8 +47,7 @@ def lookahead_affinity(
     tasks = list(losses)
     base = torch.stack([losses[t].detach() for t in tasks]).double()  # (T,)
     grads = [
-        torch.autograd.grad(losses[t], shared, retain_graph=i < len(tasks) - 1, allow_unused=True)
-        for i, t in enumerate(tasks)
+        torch.autograd.grad(losses[t], shared, retain_graph=i < len(tasks) - 1, allow_unused=True) for i, t in enumerate(tasks)
     ]
     saved = [p.detach().clone() for p in shared]
     after = torch.empty(len(tasks), len(tasks), dtype=torch.float64)  # (T, T): L_j(theta_i')
@@ -163,7 +162,9 @@ class TaskAffinity(L.Callback):
     def _learning_rates(self, trainer: L.Trainer, shared: list[nn.Parameter]) -> list[float]:
         if self.lr is not None:
             return [self.lr] * len(shared)
-        lr_of = {id(p): group["lr"] for optimizer in trainer.optimizers for group in optimizer.param_groups for p in group["params"]}
+        lr_of = {
+            id(p): group["lr"] for optimizer in trainer.optimizers for group in optimizer.param_groups for p in group["params"]
+        }
         return [float(lr_of.get(id(p), 0.0)) for p in shared]
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
