@@ -104,7 +104,7 @@ class TaskAffinity(L.Callback):
         self.every_n_steps = every_n_steps
         self.lr = lr
         self.tasks: list[str] = []
-        #: per measurement: step, validation interval, affinity and cosine by task pair
+        #: per measurement: step, validation interval, the tasks measured, their (T, T) affinity and cosine
         self.measurements: list[dict[str, Any]] = []
         self.interval_ends: list[int] = []  # the step of each validation during fit
         self._latest: dict[str, tuple[int, dict[str, Any]]] = {}  # task -> (batch number, its step's batches)
