@@ -1,9 +1,9 @@
 """The ``mtl`` command, one parser for every subcommand (``mtl --help`` lists them):
 ``mtl fit|validate|test|predict -c experiments/<x>.yaml`` (Lightning's), ``mtl report``
 (finished runs side by side, see :mod:`mtl.report`), ``mtl advise`` (which transfer
-strategy suits a target, see :mod:`mtl.transfer`) and ``mtl export`` (a run for serving,
-see :mod:`mtl.export`), each built from a typed, documented
-function."""
+strategy suits a target, see :mod:`mtl.transfer`), ``mtl export`` (a run for serving,
+see :mod:`mtl.export`), each built from a typed, documented function, and ``mtl
+affinity`` (a short fit measuring the inter-task affinity, see :mod:`mtl.affinity_command`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 
-from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint
+from mtl.affinity_command import DESCRIPTION as AFFINITY_DESCRIPTION
+from mtl.affinity_command import RUN_SUFFIX as AFFINITY_RUN
+from mtl.affinity_command import STEPS_HELP as AFFINITY_STEPS_HELP
+from mtl.affinity_command import USAGE as AFFINITY_USAGE
+from mtl.affinity_command import affinity_text
+from mtl.callbacks import BalancerPlots, PredictionWriter, ResultsTable, RunCheckpoint, TaskAffinity
 from mtl.callbacks.checkpoint import RUN_KEY
 from mtl.callbacks.run_config import RunConfig
 from mtl.checkpoint_check import check_weights, read_checkpoint
@@ -33,7 +38,7 @@ from mtl.messages import show_messages
 from mtl.module import MultiTaskModule
 from mtl.report.command import USAGE as REPORT_USAGE
 from mtl.report.command import add_report_arguments, report
-from mtl.run_directory import SameRunVersion
+from mtl.run_directory import SameRunVersion, run_directory
 from mtl.run_option import EVALUATING, RUN_HELP, expand_run_option
 from mtl.task_heads import move_task_heads
 from mtl.task_selection import select_tasks
@@ -61,12 +66,15 @@ WANDB_LOGGERS = (
     "lightning.pytorch.loggers.wandb.WandbLogger",
 )
 VERSION_DIR = re.compile(r"^version_(\d+)$")
+#: The subcommands that train: ``fit``, and ``affinity`` (a short fit measuring task affinity).
+TRAINING = ("fit", "affinity")
 
 
 class MultiTaskCLI(LightningCLI):
     """LightningCLI with the data's vocabulary size and label lists linked into the model,
-    run names taken from the config file's name, and two subcommands of its own besides the
-    Trainer's: ``report`` and ``advise`` (see :attr:`COMMANDS`), run in place of a trainer."""
+    run names taken from the config file's name, and subcommands of its own besides the
+    Trainer's: ``report``, ``advise`` and ``export`` (see :attr:`COMMANDS`), run in place of a
+    trainer, and ``affinity``, a short ``fit`` with :class:`~mtl.callbacks.TaskAffinity` on."""
 
     #: Subcommands that are not Trainer methods (no model, data or trainer is built for them).
     COMMANDS = ("report", "advise", "export")
@@ -113,7 +121,14 @@ class MultiTaskCLI(LightningCLI):
                 action.required = False
         export_parser = self.parser_class(description=_first_line(export_run), usage=EXPORT_USAGE)
         export_parser.add_function_arguments(export_run)
-        for name, subparser in (("report", report_parser), ("advise", advise_parser), ("export", export_parser)):
+        affinity_parser = self._prepare_subcommand_parser(
+            self.trainer_class, "fit", description=AFFINITY_DESCRIPTION, usage=AFFINITY_USAGE
+        )  # fit's arguments, with the callback (--affinity.every_n_steps, --affinity.lr) and the fit's length
+        self._subcommand_method_arguments["affinity"] = self._subcommand_method_arguments["fit"]
+        affinity_parser.add_lightning_class_args(TaskAffinity, "affinity")
+        affinity_parser.add_argument("--steps", type=int, default=200, help=AFFINITY_STEPS_HELP)
+        parsers = (("report", report_parser), ("advise", advise_parser), ("export", export_parser), ("affinity", affinity_parser))
+        for name, subparser in parsers:
             self._subcommand_parsers[name] = subparser
             subcommands.add_subcommand(name, subparser, help=subparser.description)
 
@@ -134,6 +149,12 @@ class MultiTaskCLI(LightningCLI):
         elif subcommand == "export":
             folder = export_run(**config.clone().as_dict())
             print(f"exported {config.run} to {folder}: {', '.join(sorted(p.name for p in folder.iterdir()))}")
+        elif subcommand == "affinity":
+            self._check_checkpoint_weights()
+            self.fit(**self._prepare_subcommand_kwargs(subcommand))
+            measured = next(c for c in self.trainer.callbacks if isinstance(c, TaskAffinity))
+            if self.trainer.is_global_zero:
+                print(affinity_text(measured.summary(), run_directory(self.trainer)))
         else:
             super()._run_subcommand(subcommand)
 
@@ -178,7 +199,7 @@ class MultiTaskCLI(LightningCLI):
         """The data's vocabulary for the model of ``mtl fit`` without ``--ckpt_path`` (its
         encoder may read word vectors for it); None otherwise: a checkpoint's weights
         replace them, so loading one needs no vectors file."""
-        return vocabulary if self.subcommand == "fit" and self._checkpoint is None else None
+        return vocabulary if self.subcommand in TRAINING and self._checkpoint is None else None
 
     def _add_configure_optimizers_method_to_model(self, subcommand: str | None) -> None:
         # The module builds its optimiser and schedule itself (no-decay groups, warm-up,
@@ -222,6 +243,10 @@ class MultiTaskCLI(LightningCLI):
             return
         config = self.config[self.subcommand] if self.subcommand else self.config
         name = _full_run_name(config)
+        if self.subcommand == "affinity":
+            name = config.get("run_name") or f"{name}/{AFFINITY_RUN}"  # not a version of the trained runs
+            config["trainer.max_steps"], config["trainer.max_epochs"] = config.steps, -1
+            config["trainer.enable_checkpointing"] = False  # a measurement: no weights kept
         move_task_heads(config)  # before the tasks are selected and the heads checked
         if config.get("tasks"):
             select_tasks(config, list(config.tasks))
@@ -249,7 +274,7 @@ class MultiTaskCLI(LightningCLI):
                 init_args["group"] = experiment_name(name)
             if init_args is not None and init_args.get("job_type") == AUTO_NAME:
                 init_args["job_type"] = self.subcommand
-        if self.subcommand == "fit":
+        if self.subcommand in TRAINING:
             monitor_without_validation(config)
         if self.subcommand == "fit" and self._checkpoint is not None:
             self._continue_run(config, Path(config.ckpt_path), self._checkpoint)

@@ -22,7 +22,7 @@ from pathlib import Path
 from mtl.cache_folder import cache_dir
 
 #: The subcommands, as the parser lists them.
-SUBCOMMANDS = ("fit", "validate", "test", "predict", "report", "advise", "export")
+SUBCOMMANDS = ("fit", "validate", "test", "predict", "report", "advise", "export", "affinity")
 _HELP = ("-h", "--help")
 
 

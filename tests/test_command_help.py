@@ -10,7 +10,7 @@ from pathlib import Path
 
 from command import checkout_env, mtl
 
-SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise", "export"]
+SUBCOMMANDS = ["fit", "validate", "test", "predict", "report", "advise", "export", "affinity"]
 
 
 def test_help_lists_every_subcommand_with_what_it_does(tmp_path: Path) -> None:
@@ -20,6 +20,7 @@ def test_help_lists_every_subcommand_with_what_it_does(tmp_path: Path) -> None:
     listed = re.findall(r"^ {4}(\w+) +(\w.*)$", done.stdout, flags=re.MULTILINE)
     assert [name for name, _ in listed] == SUBCOMMANDS, done.stdout
     assert dict(listed)["report"].startswith("Compare finished runs") and dict(listed)["advise"].startswith("Measure a target")
+    assert dict(listed)["affinity"].startswith("Measure how a step on one task changes the other")
     assert not (tmp_path / "runs").exists()
 
 
@@ -69,6 +70,17 @@ def test_advise_help_describes_its_options_and_the_target_config(tmp_path: Path)
 def imported_modules(stderr: str) -> set[str]:
     """The modules ``python -X importtime`` reports."""
     return {line.rsplit("|", 1)[-1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_affinity_help_describes_its_options_and_the_fit_options(tmp_path: Path) -> None:
+    text = described("affinity", tmp_path)
+    assert text.startswith("usage: mtl affinity -c CONFIG.yaml [--steps N]")
+    assert_options(text, [
+        ("--steps STEPS", "training steps of the short fit (in place of trainer.max_steps and max_epochs)"),
+        ("--affinity.every_n_steps EVERY_N_STEPS", "measure at one step in this many."),
+        ("--affinity.lr LR", "the lookahead's learning rate; the optimiser's current one"),
+    ])  # fmt: skip
+    assert "--model.balancer" in text and "--trainer.max_steps" in text  # everything fit takes
 
 
 def test_help_after_its_first_time_comes_from_the_cache_without_lightning(tmp_path: Path) -> None:

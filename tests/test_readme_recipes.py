@@ -43,6 +43,12 @@ RECIPES: dict[str, list[str]] = {
     r"^mtl predict -c .*--data\.predict_words punctuation": [
         "test_command_predict.py::test_punctuation_is_split_off_when_asked_and_said_when_not"
     ],
+    r"^mtl affinity -c experiments/(demo|glue)\.yaml --steps": [
+        "test_command_affinity.py::test_affinity_command_prints_and_writes_the_matrices_and_groupings"
+    ],
+    r"^mtl fit -c .*--trainer\.callbacks\+=mtl\.callbacks\.TaskAffinity": [
+        "test_command_affinity.py::test_fit_with_the_callback_writes_the_matrices_into_its_run"
+    ],
     r"^mtl advise --source": ["transfer/test_advisor.py::test_mtl_advise_command_recommends_a_strategy"],
     r"^mtl report runs/a/version_0": ["test_cli.py::test_demo_reaches_stated_accuracy_then_tests_and_predicts"],
     r"^mtl report runs/glue/version_\*": ["report/test_report.py::test_mtl_report_command_with_globs_and_a_row_rule"],

@@ -85,7 +85,7 @@ class BalancerPlots(L.Callback):
             ax.plot(steps, values, color=color, linewidth=0.6, alpha=0.25)  # (S,) raw
             ax.plot(steps, smoothed(list(values), window), color=color, linewidth=1.6, label=task)  # (S,) smoothed
         ax.set(xlabel="step", ylabel="task weight", title=f"Task weights ({balancer}; {window}-step mean, raw faint)")
-        return _save(fig, ax, path, lines=len(self.weights), per_column=6)
+        return save_with_legend(fig, ax, path, lines=len(self.weights), per_column=6)
 
     def _plot_conflict(self, path: Path) -> Path:
         import matplotlib.pyplot as plt
@@ -99,26 +99,7 @@ class BalancerPlots(L.Callback):
             matrix[index[a]][index[b]] = matrix[index[b]][index[a]] = value
         side = 0.9 * len(tasks) + 2.5
         fig, (heat, curves) = plt.subplots(1, 2, figsize=(side + 6, max(4.0, side - 0.5)), width_ratios=[side, 6])
-        colormap = plt.get_cmap("RdBu").copy()
-        colormap.set_bad("#dddddd")
-        image = heat.imshow(matrix, cmap=colormap, vmin=-scale, vmax=scale)
-        heat.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right")
-        heat.set_yticks(range(len(tasks)), tasks)
-        for i in range(len(tasks)):
-            for j in range(len(tasks)):
-                if i != j:
-                    shade = abs(matrix[i][j]) / scale  # dark cells get white text
-                    heat.text(
-                        j,
-                        i,
-                        f"{matrix[i][j]:+.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=8,
-                        color="white" if shade > 0.6 else "black",
-                    )
-        heat.set_title("Mean cosine of task gradients")
-        fig.colorbar(image, ax=heat, fraction=0.046, pad=0.04)
+        draw_heatmap(fig, heat, matrix, tasks, scale, "Mean cosine of task gradients")
         window = smoothing_window(max(len(values) for values in self.cosines.values()))
         for i, (pair, values) in enumerate(sorted(self.cosines.items())):
             curves.plot(
@@ -126,19 +107,48 @@ class BalancerPlots(L.Callback):
             )
         curves.axhline(0.0, color="black", linewidth=0.6)
         curves.set(xlabel="step", ylabel="cosine", title=f"Over training ({window}-step mean)")
-        return _save(fig, curves, path, lines=len(self.cosines), per_column=8)
+        return save_with_legend(fig, curves, path, lines=len(self.cosines), per_column=8)
 
 
-def _save(fig: Any, ax: Any, path: Path, lines: int, per_column: int) -> Path:
+def save_with_legend(fig: Any, ax: Any, path: Path, lines: int, per_column: int) -> Path:
     """A legend naming every line (in columns of ``per_column``), a light grid, and the file."""
     import matplotlib.pyplot as plt
 
-    ax.legend(fontsize="x-small" if lines > per_column else "small", ncol=max(1, math.ceil(lines / per_column)))
-    ax.grid(alpha=0.3)
+    add_legend(ax, lines, per_column)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def add_legend(ax: Any, lines: int, per_column: int) -> None:
+    """A legend naming every one of the ``lines`` lines, in columns of ``per_column``, and a light grid."""
+    ax.legend(fontsize="x-small" if lines > per_column else "small", ncol=max(1, math.ceil(lines / per_column)))
+    ax.grid(alpha=0.3)
+
+
+def draw_heatmap(
+    fig: Any, ax: Any, matrix: list[list[float]], tasks: list[str], scale: float, title: str, digits: int = 2
+) -> None:
+    """``matrix`` (``(K, K)``, NaN cells grey) on a red-blue scale from ``-scale`` to
+    ``scale`` centred at 0, each cell's value written in it (``digits`` decimals), the
+    tasks on both axes."""
+    import matplotlib.pyplot as plt
+
+    colormap = plt.get_cmap("RdBu").copy()
+    colormap.set_bad("#dddddd")
+    image = ax.imshow(matrix, cmap=colormap, vmin=-scale, vmax=scale)
+    ax.set_xticks(range(len(tasks)), tasks, rotation=45, ha="right")
+    ax.set_yticks(range(len(tasks)), tasks)
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if not math.isnan(value):
+                shade = abs(value) / scale  # dark cells get white text
+                ax.text(
+                    j, i, f"{value:+.{digits}f}", ha="center", va="center", fontsize=8, color="white" if shade > 0.6 else "black"
+                )
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
 
 
 def smoothed(values: list[Any], window: int) -> list[float]:
