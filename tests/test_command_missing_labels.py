@@ -43,22 +43,26 @@ def task(name: str, label: str) -> dict:
     }
 
 
-def config(gradient_mode: str) -> dict:
-    """The two tasks in steps of 4 rows that read both (``sampling: all``), balanced by MGDA."""
+def config(gradient_mode: str, balancer: str = "MGDA") -> dict:
+    """The two tasks in steps of 4 rows that read both (``sampling: all``), balanced by
+    ``balancer`` (a gradient balancer reading the gradients of ``gradient_mode``, or a loss
+    weighting)."""
     run = own_data_config(task("topic", "topic"))
     run["data"]["tasks"].append(task("mood", "mood"))
     run["data"].update(batch_size=4, sampling="all")
     run["trainer"].update(max_epochs=2, log_every_n_steps=1, enable_model_summary=False)
-    run["model"].update(balancer={"class_path": "mtl.balancers.MGDA"}, gradient_mode=gradient_mode)
+    run["model"].update(balancer={"class_path": f"mtl.balancers.{balancer}"}, gradient_mode=gradient_mode)
     return run
 
 
-@pytest.mark.parametrize("gradient_mode", ["parameters", "representation"])
-def test_each_task_trains_and_is_scored_on_its_labelled_rows(tmp_path: Path, gradient_mode: str) -> None:
+@pytest.mark.parametrize(
+    ("gradient_mode", "balancer"), [("parameters", "MGDA"), ("representation", "MGDA"), ("parameters", "UncertaintyWeighting")]
+)
+def test_each_task_trains_and_is_scored_on_its_labelled_rows(tmp_path: Path, gradient_mode: str, balancer: str) -> None:
     write_jsonl(tmp_path / "train.jsonl", rows(40))
     dev = rows(12)
     write_jsonl(tmp_path / "dev.jsonl", dev)
-    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config(gradient_mode)))
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config(gradient_mode, balancer)))
     fit = mtl("fit", "-c", "run.yaml", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr[-3000:]
     # (1) the rows each task reads: every row for topic, the 20 of 40 (6 of 12) labelled for mood
@@ -72,12 +76,13 @@ def test_each_task_trains_and_is_scored_on_its_labelled_rows(tmp_path: Path, gra
     logged = list(csv.DictReader((run / "metrics.csv").read_text().splitlines()))
     steps = [r for r in logged if r.get("train/mood/loss_step")]
     assert len(steps) == 20  # 40 rows / 4 a step, two epochs: no step skipped
-    logged_values = [float(r[key]) for r in steps for key in ("train/topic/loss_step", "train/mood/loss_step", "grad/cosine/topic~mood")]
-    assert all(math.isfinite(v) for v in logged_values)
+    keys = ("train/topic/loss_step", "train/mood/loss_step", "grad/cosine/topic~mood")  # (no cosine for a weighting)
+    assert all(math.isfinite(float(r[key])) for r in steps for key in keys if r.get(key))
+    assert balancer != "MGDA" or all(r["grad/cosine/topic~mood"] for r in steps)  # the Gram matrix, every step
     # (this seed's plan has a step whose 4 rows lack a mood label: MGDA saw a zero gradient row)
     assert any(float(r["train/mood/loss_step"]) == 0.0 and float(r["train/topic/loss_step"]) > 0 for r in steps)
 
-    if gradient_mode == "representation":
+    if (gradient_mode, balancer) != ("parameters", "MGDA"):
         return  # the scores below read the data as the other mode does
     # (2) the validation metrics are those of the predictions on the labelled rows only
     ckpt = "runs/run/version_0/checkpoints/last.ckpt"
