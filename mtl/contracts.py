@@ -1,20 +1,27 @@
 """What the parts of a run agree on: the batch a data loader yields and heads read, the kinds
-of labels a task carries, the label index that means "no label here", and the tokenizer's
-special token ids.
+of labels a task carries, the label index (and float) that means "no label here", the rows
+of a batch that carry a label, and the tokenizer's special token ids.
 
 Defined once, here; the data module, the encoders, the heads and the module import them.
 """
 
 # (No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations.)
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
+import torch
 from torch import Tensor
 
 #: Label positions that carry no label: special tokens, later sub-words of a word, padding,
 #: unmasked tokens of a masked LM. ``F.cross_entropy``'s default ``ignore_index``.
 IGNORE_INDEX = -100
+
+#: A float label that is missing (regression targets; every entry of a multi-hot row): the
+#: row trains and scores its task's head on nothing. Class and tag labels that are missing
+#: are ``IGNORE_INDEX``. Real float labels are finite, so NaN never means a value.
+MISSING_FLOAT = math.nan
 
 #: ``word_bytes`` padding: byte values are stored + 1, so 0 is no byte.
 NO_BYTE = 0
@@ -50,15 +57,31 @@ class LabelKind(StrEnum):
     ``label_type``): the two must be equal. The values are the strings used before the
     enum, so a ``LabelKind`` compares equal to its string."""
 
-    CLASS = "class"  # (B,) long class indices
-    MULTILABEL = "multilabel"  # (B, C) float multi-hot
-    FLOAT = "float"  # (B,) float targets
-    TAGS = "tags"  # (B, T) long tag indices, IGNORE_INDEX where no label is carried
+    CLASS = "class"  # (B,) long class indices, IGNORE_INDEX where the row's label is missing
+    MULTILABEL = "multilabel"  # (B, C) float multi-hot, a row of MISSING_FLOAT where missing
+    FLOAT = "float"  # (B,) float targets, MISSING_FLOAT where missing
+    TAGS = "tags"  # (B, T) long tag indices, IGNORE_INDEX where no label is carried (or it is missing)
     SEQUENCE = "sequence"  # (B, T') long original token ids, IGNORE_INDEX padding
     MASKED_TOKENS = "masked_tokens"  # (B, T) long original ids at masked positions, IGNORE_INDEX elsewhere
 
     def __repr__(self) -> str:  # messages show 'class', as they did when kinds were strings
         return repr(self.value)
+
+
+def labelled_rows(labels: Tensor, kind: LabelKind) -> Tensor:
+    """``(B,)`` bool, True at the rows of a batch that carry a label of their task: a row of
+    an input group may carry labels of some of its tasks only (a missing label is
+    ``IGNORE_INDEX`` or ``MISSING_FLOAT``); a tagged row counts when one of its words has a
+    tag; self-supervised rows always count."""
+    if kind == LabelKind.CLASS:
+        return labels != IGNORE_INDEX  # (B,)
+    if kind == LabelKind.FLOAT:
+        return ~torch.isnan(labels)  # (B,)
+    if kind == LabelKind.MULTILABEL:
+        return ~torch.isnan(labels).any(dim=-1)  # (B, C) -> (B,)
+    if kind == LabelKind.TAGS:
+        return (labels != IGNORE_INDEX).any(dim=-1)  # (B, T) -> (B,)
+    return torch.ones(labels.shape[0], dtype=torch.bool, device=labels.device)  # (B,)
 
 
 class TaskBatch(TypedDict):

@@ -52,7 +52,12 @@ class TaskEvaluation(nn.Module):
         return sum(scores) / len(scores) if finite else math.nan
 
     def update(self, stage: str, task: str, head: TaskHead, logits: Tensor, batch: TaskBatch) -> None:
-        size = batch["input_ids"].shape[0]
+        """Adds a batch's labelled rows (:meth:`TaskHead.labelled`); a batch without any
+        adds nothing, as a process without rows of the task (the loss is a mean over
+        labelled rows, weighted by their count)."""
+        size = int(head.labelled(batch).sum())
+        if size == 0:
+            return
         self.losses[stage][task].update(head.loss(logits, batch).detach(), weight=size)
         self.metrics[stage][task].update(*head.metric_inputs(logits, batch))
         self._updated[stage].add(task)

@@ -5,7 +5,9 @@ single-process nodes on localhost, and the environment SLURM's ``srun`` gives tw
 process on the same global batch (data.batch_size 2B against 2 x B): the weights in
 ``last.ckpt``, the validation metrics in ``results-fit.json``, one run directory and one
 W&B offline run. One task of the config validates on a single row: the process that
-gets none of it must still take part in its metrics' reduction.
+gets none of it must still take part in its metrics' reduction. So must a process none of
+whose rows carry a task's label (an input group with missing labels, validated on 2
+processes and on 1).
 
 tests/test_distributed.py checks the same equalities for many balancers on a Trainer
 built in Python; this file checks what only the command adds.
@@ -26,6 +28,9 @@ from pathlib import Path
 import pytest
 import torch
 from command import ROOT
+from test_command_missing_labels import config as missing_labels_config
+from test_command_missing_labels import rows as missing_labels_rows
+from test_command_missing_labels import write_jsonl
 
 CONFIG = ROOT / "tests" / "configs" / "ddp.yaml"
 SBATCH = ROOT / "launch" / "slurm.sbatch"
@@ -242,3 +247,28 @@ def test_a_pretrained_encoder_two_processes_equal_one(workspace: Path, tiny_pret
     run_together([([*MTL, *fit_options(CONFIG, "-c", str(fragment), f"--data.batch_size={2 * BATCH}")], env)], one)
     run_together([([*MTL, *ddp_options(CONFIG, devices=2), "-c", str(fragment)], env)], two)
     assert_same_run(finished_run(one, "pretrained"), finished_run(two, "pretrained"))
+
+
+def test_validation_with_missing_labels_two_processes_equal_one(workspace: Path) -> None:
+    """``mood`` validates on 4 rows, 1 of them labelled (its label missing in the others,
+    which still score ``topic``): the process whose rows carry no mood label adds nothing
+    and takes part in the reduction; ``mtl validate`` on 2 processes equals 1."""
+    cwd = workspace / "missing_labels"
+    cwd.mkdir()
+    write_jsonl(cwd / "train.jsonl", missing_labels_rows(40))
+    dev = missing_labels_rows(4)
+    dev[2]["mood"] = None
+    write_jsonl(cwd / "dev.jsonl", dev)
+    (cwd / "run.yaml").write_text(json.dumps(missing_labels_config("parameters")))
+    env = environment(workspace / "cache")
+    run_together([([*MTL, "fit", "-c", "run.yaml", "--trainer.accelerator=cpu", "--trainer.max_epochs=1"], env)], cwd)
+    validate = [*MTL, "validate", "-c", "run.yaml", "--ckpt_path", "runs/run/version_0/checkpoints/last.ckpt"]
+    results = cwd / "runs" / "run" / "version_0" / "results-validate.json"
+    run_together([([*validate, "--trainer.accelerator=cpu"], env)], cwd)
+    one = json.loads(results.read_text())["tasks"]
+    results.unlink()  # written again by the 2-process run
+    run_together([([*validate, "--trainer.accelerator=cpu", "--trainer.strategy=ddp", "--trainer.devices=2"], env)], cwd)
+    two = json.loads(results.read_text())["tasks"]
+    assert one["mood"]["accuracy"] in (0.0, 1.0)  # its one labelled row
+    for task in ("topic", "mood"):
+        assert two[task] == pytest.approx(one[task], abs=1e-5), task

@@ -8,11 +8,11 @@ from typing import Any
 import datasets
 from tokenizers import Tokenizer
 
-from mtl.contracts import IGNORE_INDEX
+from mtl.contracts import IGNORE_INDEX, MISSING_FLOAT
 from mtl.data.corruption import corrupt_for_denoising, mask_for_mlm
 from mtl.data.errors import DataError
 from mtl.data.predict_inputs import PredictWords, input_words
-from mtl.data.source import class_names, label_to_str
+from mtl.data.source import class_names, is_missing_label, label_to_str
 from mtl.data.task import Task
 from mtl.data.tokenizer import special_ids, word_by_word
 
@@ -30,6 +30,11 @@ class TaskEncoder:
     ``word_without_subword`` spells the first of them: such a word has no position, so
     its label is neither trained on nor scored (see :mod:`mtl.data.words_without_subword`;
     words cut at ``max_length`` are not counted).
+
+    A missing label (:func:`~mtl.data.source.is_missing_label`) is encoded as "no label":
+    ``IGNORE_INDEX`` for a class (and for each word of a tagged row without its tags),
+    ``MISSING_FLOAT`` for a regression target and across a multi-hot row; heads leave
+    such rows out of their loss and metrics (:func:`mtl.contracts.labelled_rows`).
     """
 
     def __init__(
@@ -112,7 +117,14 @@ class TaskEncoder:
     def _tokenizer(self, words: bool) -> Tokenizer:
         return self.word_tokenizer if words else self.tokenizer
 
+    def _missing(self, value: Any) -> bool:
+        return is_missing_label(value, self.task.missing_value)
+
     def _label(self, value: Any) -> Any:
+        if self._missing(value):
+            if self.task.type == "multilabel":
+                return [MISSING_FLOAT] * len(self.labels)
+            return MISSING_FLOAT if self.task.type == "regression" else IGNORE_INDEX
         if self.task.type == "regression":
             target = float(value)
             if not math.isfinite(target):
@@ -125,11 +137,13 @@ class TaskEncoder:
             return hot
         return self._index(value)
 
-    def _tags(self, word_ids: list[int | None], tags: list[Any]) -> tuple[list[int], list[int]]:
+    def _tags(self, word_ids: list[int | None], tags: list[Any] | None) -> tuple[list[int], list[int]]:
+        if self._missing(tags):  # a row without tags: every word's is missing
+            tags = [None] * (1 + max((w for w in word_ids if w is not None), default=-1))
         labels, starts, previous = [], [], None
         for word in word_ids:
             first = word is not None and word != previous
-            labels.append(self._index(tags[word]) if first else IGNORE_INDEX)
+            labels.append(self._index(tags[word]) if first and not self._missing(tags[word]) else IGNORE_INDEX)
             starts.append(int(first))
             previous = word
         return labels, starts

@@ -2,7 +2,10 @@
 
 Every check fails with a :class:`~mtl.data.errors.DataError` naming the task, the split
 and file, and the declaration field to change. Rows whose text is missing or blank are
-dropped with a logged warning; a missing label is an error.
+dropped with a logged warning. Rows whose label is missing (:func:`is_missing_label`) are
+kept, with a logged count: they train and score the other tasks of their input group, and
+the encoding marks their label as missing for this one; a split with no labelled row is
+an error.
 """
 
 from __future__ import annotations
@@ -183,8 +186,20 @@ def infer_labels(task: Task, train_split: datasets.Dataset) -> list[str]:
     names = class_names(train_split.features.get(task.label))
     if names is not None:
         return list(names)
-    values = {label_to_str(v) for v in _flat_values(task, _column(train_split, task.label)) if v is not None}
-    return _sorted_labels(values)
+    return _sorted_labels({label_to_str(v) for v in _flat_values(task, _column(train_split, task.label))})
+
+
+def is_missing_label(value: Any, missing_value: str | None = None) -> bool:
+    """Whether a label value (a row's, or one word's tag) means "no label": ``None``, NaN
+    (a CSV's empty cell in a column of numbers), a blank string, or ``missing_value`` (the
+    task's, compared as :func:`label_to_str` spells the value)."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return missing_value is not None and not isinstance(value, (list, tuple)) and label_to_str(value) == missing_value
 
 
 def label_to_str(value: Any, names: list[str] | None = None) -> str:
@@ -392,23 +407,29 @@ def _column(ds: datasets.Dataset, name: str) -> list[Any]:
 
 
 def _flat_values(task: Task, column: Iterable[Any]) -> Iterable[Any]:
+    """The label values of a column, missing ones left out (one per row, or per item of a
+    ``multilabel`` or ``tagging`` row)."""
+    rows = (row for row in column if not is_missing_label(row, task.missing_value))
     if task.type in ("multilabel", "tagging"):
-        return (v for row in column if row is not None for v in row)
-    return column
+        rows = (v for row in rows for v in row)
+    return (v for v in rows if not is_missing_label(v, task.missing_value))
 
 
 def _check_labels(task: Task, split: str, ds: datasets.Dataset, keep: list[int]) -> None:
-    """Label values of the kept rows: present, of the declared type, and in ``labels``."""
+    """Label values of the kept rows: of the declared type and in ``labels``, or missing
+    (:func:`is_missing_label`; counted in a logged warning). At least one row is labelled."""
     origin = _describe(task, split)
     where = f"task '{task.name}': column '{task.label}' in split '{split}' (from {origin})"
     names = class_names(ds.features.get(task.label))
     allowed = set(task.labels) if task.labels is not None else None
     values = _column(ds, task.label)
     texts = _column(ds, task.text) if task.type == "tagging" else None
+    missing = 0
     for i in keep:
         value = values[i]
-        if value is None:
-            raise DataError(f"{where} has a missing value at row {i}; fix the data (rows need a label)")
+        if is_missing_label(value, task.missing_value):
+            missing += 1
+            continue
         if task.type == "regression":
             _check_float(where, i, value)
             continue
@@ -421,13 +442,27 @@ def _check_labels(task: Task, split: str, ds: datasets.Dataset, keep: list[int])
                 f"fix the data or `text:` / `label:`"
             )
         for item in items:
-            if item is None:
-                raise DataError(f"{where} has a missing value inside row {i}; fix the data")
+            if is_missing_label(item, task.missing_value):
+                if task.type == "tagging":  # that word's tag only
+                    continue
+                raise DataError(f"{where} has a missing value inside row {i}; fix the data or leave the whole label out")
             shown = label_to_str(item, names)
             if allowed is not None and shown not in allowed:
                 raise DataError(
                     f"{where} has value {shown!r} not in labels {_short(task.labels)}; add it to labels: or fix the data"
                 )
+    if keep and missing == len(keep):  # (no rows with text: said below)
+        marker = f", {task.missing_value!r}" if task.missing_value is not None else ""
+        raise DataError(
+            f"{where} has no labelled row: all {len(keep)} rows are missing (empty, null{marker}); "
+            f"check `label:` and `missing_value:`, or give the task a split with labels"
+        )
+    if missing:
+        logger.warning(
+            "task '%s': %d of %d rows of split '%s' (from %s) have no label in column '%s'; they are left out of "
+            "this task's loss and metrics (%d rows labelled)",
+            task.name, missing, len(keep), split, origin, task.label, len(keep) - missing,
+        )  # fmt: skip
 
 
 def _check_float(where: str, row: int, value: Any) -> None:

@@ -75,6 +75,14 @@ class Task:
         label: column holding the target, e.g. ``label`` or ``labels.label``.
         labels: the label names, in index order. Inferred from the training split when
             omitted (integers sorted numerically, strings alphabetically).
+        missing_value: a label value that means "no label" (e.g. ``"-"`` or ``"?"``),
+            compared with the value as ``labels`` spells it (``"-1"`` matches ``-1`` and
+            ``-1.0``). An empty cell, ``null`` and a blank string are missing too, this set or
+            not. A row whose label is missing is left out of this task's loss and metrics
+            only: it still trains the tasks of its input group that have a label for it
+            (tasks over the same rows, see :meth:`mtl.data.MultiTaskDataModule.input_groups`);
+            a tagging row may lack the tags of some words only. A missing label is never one
+            of the inferred ``labels``. A split without any labelled row is refused.
         splits: role (``train``, ``validation``, ``test``) to split name in the source,
             optionally sliced as ``datasets`` slices: ``{train: "train[:90%]", validation:
             "train[90%:]"}``, ``"train[:1000]"``, ``"train[-500:]"`` (see
@@ -103,6 +111,7 @@ class Task:
     text_pair: str | None = None
     label: str = "label"
     labels: list[str] | None = None
+    missing_value: str | None = None
     splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "validation"})
     max_length: int = 128
     shuffle_seed: int | None = None

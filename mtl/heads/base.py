@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 from torchmetrics import MetricCollection
 
-from mtl.contracts import LabelKind, SpecialIds, TaskBatch
+from mtl.contracts import LabelKind, SpecialIds, TaskBatch, labelled_rows
 from mtl.encoders.output import EncoderOutput
 
 
@@ -54,12 +54,19 @@ class TaskHead(nn.Module):
         pooler = self._modules.get("pooler")
         return pooler is not None and pooler.mode == "pair"
 
+    def labelled(self, batch: TaskBatch) -> Tensor:
+        """``(B,)`` bool, the rows whose label of this task is not missing (see
+        :func:`~mtl.contracts.labelled_rows`): the loss is their mean, the metrics see
+        only them."""
+        return labelled_rows(batch["labels"], self.label_type)
+
     def forward(self, encoded: EncoderOutput, batch: TaskBatch) -> Tensor:
         """Logits (or predictions, for regression) for the batch."""
         raise NotImplementedError
 
     def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
-        """Scalar loss, averaged over the examples (or labelled tokens) of the batch."""
+        """Scalar loss, averaged over the labelled examples (or tokens) of the batch; zero,
+        still attached to the graph (:func:`no_label_loss`), when there are none."""
         raise NotImplementedError
 
     def make_metrics(self) -> MetricCollection:
@@ -67,10 +74,16 @@ class TaskHead(nn.Module):
         raise NotImplementedError
 
     def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        """``(preds, target)`` in the form ``make_metrics()`` expects."""
+        """``(preds, target)`` in the form ``make_metrics()`` expects, of the labelled rows only."""
         raise NotImplementedError
 
     def decode(self, logits: Tensor, batch: TaskBatch) -> list[Any]:
         """One readable prediction per example: a label name, a list of label names, a
         float, or one tag name per word."""
         raise NotImplementedError
+
+
+def no_label_loss(logits: Tensor) -> Tensor:
+    """The loss of a batch without a labelled row: zero, but attached to the graph, so the
+    task's gradient is zero (not missing, not NaN) in every gradient mode."""
+    return logits.float().sum() * 0.0

@@ -19,7 +19,7 @@ from torchmetrics.classification import (
 from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import TaskHead
+from mtl.heads.base import TaskHead, no_label_loss
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -96,7 +96,10 @@ class ClassificationHead(TaskHead):
         return self.mlp(self.pooler(encoded, batch))  # (B, C)
 
     def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
-        """Mean cross-entropy against ``batch["labels"]`` ``(B,)``."""
+        """Mean cross-entropy against ``batch["labels"]`` ``(B,)`` over the labelled rows
+        (``IGNORE_INDEX`` marks a missing label)."""
+        if not bool(self.labelled(batch).any()):
+            return no_label_loss(logits)
         return F.cross_entropy(
             logits.float(),
             batch["labels"],
@@ -110,8 +113,9 @@ class ClassificationHead(TaskHead):
         return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
 
     def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        """Predicted class indices ``(B,)`` and targets ``(B,)``."""
-        return logits.detach().argmax(dim=-1), batch["labels"]
+        """Predicted class indices ``(N,)`` and targets ``(N,)`` of the N labelled rows."""
+        keep = self.labelled(batch)  # (B,)
+        return logits.detach().argmax(dim=-1)[keep], batch["labels"][keep]
 
     def decode(self, logits: Tensor, batch: TaskBatch) -> list[str]:
         """The predicted label name per example."""

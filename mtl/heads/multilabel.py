@@ -13,7 +13,7 @@ from torchmetrics.classification import MultilabelAccuracy, MultilabelExactMatch
 from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import TaskHead
+from mtl.heads.base import TaskHead, no_label_loss
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -78,8 +78,12 @@ class MultiLabelHead(TaskHead):
 
     def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
         """BCE with logits against the multi-hot ``batch["labels"]`` ``(B, C)``, averaged
-        over all example-label pairs."""
-        return F.binary_cross_entropy_with_logits(logits.float(), batch["labels"].float())
+        over all example-label pairs of the labelled rows (a row of ``MISSING_FLOAT``
+        has no label)."""
+        keep = self.labelled(batch)  # (B,)
+        if not bool(keep.any()):
+            return no_label_loss(logits)
+        return F.binary_cross_entropy_with_logits(logits.float()[keep], batch["labels"].float()[keep])  # (N, C)
 
     def make_metrics(self) -> MetricCollection:
         """Fresh metrics, keyed by the names given in ``metrics``."""
@@ -87,9 +91,11 @@ class MultiLabelHead(TaskHead):
         return MetricCollection({m: _METRICS[m](n) for m in self.metric_names})
 
     def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        """Thresholded 0/1 predictions ``(B, C)`` and the multi-hot targets ``(B, C)``, long."""
-        preds = (logits.detach().sigmoid() > self.threshold).long()  # (B, C)
-        return preds, batch["labels"].long()
+        """Thresholded 0/1 predictions ``(N, C)`` and the multi-hot targets ``(N, C)``, long,
+        of the N labelled rows."""
+        keep = self.labelled(batch)  # (B,)
+        preds = (logits.detach()[keep].sigmoid() > self.threshold).long()  # (N, C)
+        return preds, batch["labels"][keep].long()
 
     def decode(self, logits: Tensor, batch: TaskBatch) -> list[list[str]]:
         """The predicted label names per example, in label order."""

@@ -12,7 +12,7 @@ from torchmetrics import MeanSquaredError, Metric, MetricCollection, PearsonCorr
 from mtl.contracts import LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import TaskHead
+from mtl.heads.base import TaskHead, no_label_loss
 from mtl.heads.mlp import MLP
 from mtl.heads.pooling import Pooler, Pooling
 
@@ -67,19 +67,24 @@ class RegressionHead(TaskHead):
         return self.mlp(self.pooler(encoded, batch)).squeeze(-1)  # (B, 1) -> (B,)
 
     def loss(self, logits: Tensor, batch: TaskBatch) -> Tensor:
-        """Mean MSE or Huber loss against ``batch["labels"]`` ``(B,)``."""
-        target = batch["labels"].float()
+        """Mean MSE or Huber loss against ``batch["labels"]`` ``(B,)`` over the labelled
+        rows (``MISSING_FLOAT`` marks a missing target)."""
+        keep = self.labelled(batch)  # (B,)
+        if not bool(keep.any()):
+            return no_label_loss(logits)
+        preds, target = logits.float()[keep], batch["labels"].float()[keep]  # (N,), (N,)
         if self.loss_name == "huber":
-            return F.huber_loss(logits.float(), target, delta=1.0)
-        return F.mse_loss(logits.float(), target)
+            return F.huber_loss(preds, target, delta=1.0)
+        return F.mse_loss(preds, target)
 
     def make_metrics(self) -> MetricCollection:
         """Fresh metrics, keyed by the names given in ``metrics``."""
         return MetricCollection({m: _METRICS[m]() for m in self.metric_names})
 
     def metric_inputs(self, logits: Tensor, batch: TaskBatch) -> tuple[Tensor, Tensor]:
-        """Predictions ``(B,)`` and targets ``(B,)``, both float."""
-        return logits.detach().float(), batch["labels"].float()
+        """Predictions ``(N,)`` and targets ``(N,)`` of the N labelled rows, both float."""
+        keep = self.labelled(batch)  # (B,)
+        return logits.detach().float()[keep], batch["labels"].float()[keep]
 
     def decode(self, logits: Tensor, batch: TaskBatch) -> list[float]:
         """The predicted value per example."""

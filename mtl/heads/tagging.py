@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from mtl.contracts import IGNORE_INDEX, LabelKind, TaskBatch
 from mtl.encoders.activation import Activation
 from mtl.encoders.output import EncoderOutput
-from mtl.heads.base import TaskHead
+from mtl.heads.base import TaskHead, no_label_loss
 from mtl.heads.mlp import MLP
 from mtl.heads.span_f1 import SpanF1, span_scheme
 from mtl.heads.word_bytes import WordBytesCNN
@@ -105,7 +105,7 @@ class TaggingHead(TaskHead):
         target = batch["labels"].reshape(-1)  # (B*T,)
         flat = logits.float().reshape(-1, logits.size(-1))  # (B*T, C)
         if not bool((target != IGNORE_INDEX).any()):
-            return flat.sum() * 0.0
+            return no_label_loss(flat)
         return F.cross_entropy(flat, target, ignore_index=IGNORE_INDEX)
 
     def make_metrics(self) -> MetricCollection:

@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from torchmetrics.text import Perplexity
 
 from mtl.contracts import IGNORE_INDEX
+from mtl.heads.base import no_label_loss
 
 
 class TokenPerplexity(Perplexity):
@@ -41,7 +42,7 @@ def token_loss(logits: Tensor, target: Tensor) -> Tensor:
     :func:`labelled`); zero (still attached to the graph) when no position carries a label."""
     flat, target = labelled_tokens(logits, target, detach=False)  # (N, V), (N,)
     if target.numel() == 0:
-        return logits.sum() * 0.0
+        return no_label_loss(logits)
     return F.cross_entropy(flat.float(), target)
 
 

@@ -6,6 +6,7 @@ computable by hand: ``foxes`` -> ``fox ##es``, ``unlikely`` -> ``un ##like ##ly`
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import datasets
@@ -82,9 +83,27 @@ def test_regression_labels_are_floats(tokenizer: Tokenizer) -> None:
     assert out["labels"] == [2.0, 5.0] and all(isinstance(v, float) for v in out["labels"])
 
 
-def test_regression_rejects_non_finite_values(tokenizer: Tokenizer) -> None:
-    with pytest.raises(DataError, match=r"task 'stsb': column 'label' in split 'train' has value nan"):
-        encode({"text": ["the dog"], "label": [float("nan")]}, task("regression", name="stsb"), tokenizer, [])
+def test_regression_rejects_infinite_values(tokenizer: Tokenizer) -> None:
+    with pytest.raises(DataError, match=r"task 'stsb': column 'label' in split 'train' has value inf"):
+        encode({"text": ["the dog"], "label": [float("inf")]}, task("regression", name="stsb"), tokenizer, [])
+
+
+def test_missing_labels_are_marked_per_kind(tokenizer: Tokenizer) -> None:
+    """NaN (a CSV's empty number), None, blank and ``missing_value`` mean no label: -100 for a
+    class or a word's tag, NaN for a regression target and across a multi-hot row."""
+    texts = ["the dog", "a fox", "runs", "the fox"]
+    classes = encode({"text": texts, "label": ["b", None, " ", "-"]}, task("classification", missing_value="-"), tokenizer, ["a", "b"])
+    assert classes["labels"] == [1, X, X, X]
+    scores = encode({"text": texts, "label": ["2.5", "", None, "?"]}, task("regression", missing_value="?"), tokenizer, [])
+    assert scores["labels"][0] == 2.5 and all(math.isnan(v) for v in scores["labels"][1:])
+    nan = encode({"text": texts[:2], "label": [1.0, float("nan")]}, task("regression"), tokenizer, [])
+    assert nan["labels"][0] == 1.0 and math.isnan(nan["labels"][1])
+    hot = encode({"text": texts[:3], "label": [["a"], None, []]}, task("multilabel"), tokenizer, ["a", "b"])
+    assert hot["labels"][0] == [1.0, 0.0] and all(math.isnan(v) for v in hot["labels"][1]) and hot["labels"][2] == [0.0, 0.0]
+    rows = {"tokens": [["the", "foxes", "runs"], ["the", "dog"]], "tags": [["DET", "-", "VERB"], None]}
+    tags = encode(rows, task("tagging", text="tokens", label="tags", missing_value="-"), tokenizer, ["DET", "NOUN", "VERB"])
+    assert tags["labels"] == [[X, 0, X, X, 2, X], [X, X, X, X]]
+    assert tags["word_starts"] == [[0, 1, 1, 0, 1, 0], [0, 1, 1, 0]]  # still decoded at every word
 
 
 def test_multilabel_multi_hot(tokenizer: Tokenizer) -> None:

@@ -120,7 +120,7 @@ def test_unknown_label(tmp_path: Path) -> None:
     )
 
 
-def test_missing_label_is_an_error_but_missing_text_is_dropped(
+def test_missing_text_is_dropped_and_a_missing_label_kept_with_its_count(
     files: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     dev = write_tsv(tmp_path / "dev3.tsv", [("fine", 1), ("", 0), ("   ", 1), ("ok", 0)])
@@ -129,9 +129,42 @@ def test_missing_label_is_an_error_but_missing_text_is_dropped(
     assert loaded["validation"]["sentence"][:] == ["fine", "ok"]
     assert f"task 'sst2': dropped 2 of 4 rows of split 'validation' (from {dev})" in caplog.text
 
-    no_label = write_tsv(tmp_path / "dev4.tsv", [("fine", 1), ("meh", "")])
-    with pytest.raises(DataError, match=r"task 'sst2': column 'label' in split 'validation' .* missing value at row 1"):
-        load_task_splits(tsv_task({"train": files["train"], "validation": no_label}))
+    no_label = write_tsv(tmp_path / "dev4.tsv", [("fine", 1), ("meh", ""), ("so so", -1)])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mtl.data.source"):
+        loaded = load_task_splits(tsv_task({"train": files["train"], "validation": no_label}, missing_value="-1"))
+    assert loaded["validation"]["sentence"][:] == ["fine", "meh", "so so"]  # kept: other tasks may read them
+    assert (
+        f"task 'sst2': 2 of 3 rows of split 'validation' (from {no_label}) have no label in column 'label'; "
+        "they are left out of this task's loss and metrics (1 rows labelled)"
+    ) in caplog.text
+
+
+def test_a_split_without_any_label_is_refused_naming_task_split_and_column(files: dict[str, str], tmp_path: Path) -> None:
+    unlabelled = write_tsv(tmp_path / "none.tsv", [("fine", "?"), ("meh", "")])
+    task = tsv_task({"train": unlabelled}, missing_value="?", splits={"train": "train"})
+    with pytest.raises(DataError) as error:
+        load_task_splits(task)
+    assert str(error.value) == (
+        f"task 'sst2': column 'label' in split 'train' (from {unlabelled}) has no labelled row: all 2 rows are "
+        "missing (empty, null, '?'); check `label:` and `missing_value:`, or give the task a split with labels"
+    )
+
+
+def test_inferred_labels_leave_missing_values_out(tmp_path: Path) -> None:
+    rows = [{"text": "a", "label": "pos"}, {"text": "b", "label": None}, {"text": "c", "label": "-"}, {"text": "d", "label": "neg"}]
+    task = Task(
+        name="s", type="classification", source={"path": "json", "data_files": write_jsonl(tmp_path / "t.jsonl", rows)},
+        missing_value="-", splits={"train": "train"},
+    )  # fmt: skip
+    loaded = load_task_splits(task)
+    assert len(loaded["train"]) == 4 and infer_labels(task, loaded["train"]) == ["neg", "pos"]
+    tags = [{"words": ["a", "b"], "tags": ["X", "-"]}, {"words": ["c"], "tags": None}, {"words": ["d"], "tags": ["Y"]}]
+    tagging = Task(
+        name="t", type="tagging", source={"path": "json", "data_files": write_jsonl(tmp_path / "g.jsonl", tags)},
+        text="words", label="tags", missing_value="-", splits={"train": "train"},
+    )  # fmt: skip
+    assert infer_labels(tagging, load_task_splits(tagging)["train"]) == ["X", "Y"]
 
 
 def test_all_text_missing_is_an_error(files: dict[str, str], tmp_path: Path) -> None:
