@@ -56,7 +56,14 @@ def config(gradient_mode: str, balancer: str = "MGDA") -> dict:
 
 
 @pytest.mark.parametrize(
-    ("gradient_mode", "balancer"), [("parameters", "MGDA"), ("representation", "MGDA"), ("parameters", "UncertaintyWeighting")]
+    ("gradient_mode", "balancer"),
+    [
+        ("parameters", "MGDA"),
+        ("representation", "MGDA"),
+        ("parameters", "UncertaintyWeighting"),
+        ("parameters", "GeometricMean"),  # a log of each loss: a task without labels sits the step out
+        ("parameters", "FAMO"),
+    ],
 )
 def test_each_task_trains_and_is_scored_on_its_labelled_rows(tmp_path: Path, gradient_mode: str, balancer: str) -> None:
     write_jsonl(tmp_path / "train.jsonl", rows(40))
@@ -81,6 +88,10 @@ def test_each_task_trains_and_is_scored_on_its_labelled_rows(tmp_path: Path, gra
     assert balancer != "MGDA" or all(r["grad/cosine/topic~mood"] for r in steps)  # the Gram matrix, every step
     # (this seed's plan has a step whose 4 rows lack a mood label: MGDA saw a zero gradient row)
     assert any(float(r["train/mood/loss_step"]) == 0.0 and float(r["train/topic/loss_step"]) > 0 for r in steps)
+    if balancer != "MGDA":  # a weighting never sees a task without labels: no weight of mood at such a step
+        unlabelled = [r for r in steps if float(r["train/mood/loss_step"]) == 0.0]
+        assert unlabelled and not any(r.get("train/mood/weight") for r in unlabelled)
+        assert all(r.get("train/mood/weight") for r in steps if float(r["train/mood/loss_step"]) > 0.0)
 
     if (gradient_mode, balancer) != ("parameters", "MGDA"):
         return  # the scores below read the data as the other mode does

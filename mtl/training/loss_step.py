@@ -37,7 +37,15 @@ class LossWeightedStep:
         losses, encoded = self.model.task_losses(batch)
         if batch_idx % module.trainer.accumulate_grad_batches == 0:  # an update's first micro-batch
             self.balancer_state.save()
-        total = self.balancer(losses, global_losses(losses)) if self.balancer.needs_global_losses else self.balancer(losses)
+        # A task none of whose rows this step carries a label (rows with missing labels, see
+        # mtl.contracts.labelled_rows) sits the step out, as a task not drawn does: its loss
+        # is a zero, not a value a weighting should see (a log, a running mean, a sigma).
+        unlabelled = unlabelled_tasks(self.model, batch)
+        weighted = {task: loss for task, loss in losses.items() if task not in unlabelled}
+        total = sum((losses[task] * 0.0 for task in unlabelled), torch.zeros((), device=module.device))  # zero gradient
+        if weighted:
+            needs_global = self.balancer.needs_global_losses
+            total = total + (self.balancer(weighted, global_losses(weighted)) if needs_global else self.balancer(weighted))
         penalty = logged_alignment_penalty(module, self.model, encoded)
         if penalty is not None:
             total = total + penalty
@@ -72,3 +80,11 @@ class LossWeightedStep:
             grads = [p.grad for p in module.parameters() if p.grad is not None]
             if grads and not bool(torch.stack([torch.isfinite(g).all() for g in grads]).all()):
                 self.balancer_state.restore()
+
+
+def unlabelled_tasks(model: MultiTaskModel, batch: dict[str, Any]) -> set[str]:
+    """The tasks of the step with no labelled row on any process (one small all-reduce
+    under DDP, so that every process leaves out the same tasks)."""
+    counts = torch.stack([model.heads[task].labelled(b).sum() for task, b in batch.items()]).float()  # (T,)
+    counts = mean_over_processes(counts)
+    return {task for task, count in zip(batch, counts.tolist()) if count == 0}

@@ -92,7 +92,9 @@ def test_missing_labels_are_marked_per_kind(tokenizer: Tokenizer) -> None:
     """NaN (a CSV's empty number), None, blank and ``missing_value`` mean no label: -100 for a
     class or a word's tag, NaN for a regression target and across a multi-hot row."""
     texts = ["the dog", "a fox", "runs", "the fox"]
-    classes = encode({"text": texts, "label": ["b", None, " ", "-"]}, task("classification", missing_value="-"), tokenizer, ["a", "b"])
+    classes = encode(
+        {"text": texts, "label": ["b", None, " ", "-"]}, task("classification", missing_value="-"), tokenizer, ["a", "b"]
+    )
     assert classes["labels"] == [1, X, X, X]
     scores = encode({"text": texts, "label": ["2.5", "", None, "?"]}, task("regression", missing_value="?"), tokenizer, [])
     assert scores["labels"][0] == 2.5 and all(math.isnan(v) for v in scores["labels"][1:])

@@ -152,7 +152,12 @@ def test_a_split_without_any_label_is_refused_naming_task_split_and_column(files
 
 
 def test_inferred_labels_leave_missing_values_out(tmp_path: Path) -> None:
-    rows = [{"text": "a", "label": "pos"}, {"text": "b", "label": None}, {"text": "c", "label": "-"}, {"text": "d", "label": "neg"}]
+    rows = [
+        {"text": "a", "label": "pos"},
+        {"text": "b", "label": None},
+        {"text": "c", "label": "-"},
+        {"text": "d", "label": "neg"},
+    ]
     task = Task(
         name="s", type="classification", source={"path": "json", "data_files": write_jsonl(tmp_path / "t.jsonl", rows)},
         missing_value="-", splits={"train": "train"},
