@@ -83,7 +83,9 @@ glue: setup
 ud-ewt: setup
 	$(MTL) fit -c experiments/ud_ewt.yaml --data.data_dir=$(DATA)
 
-GLUE_BALANCERS ?= sum uncertainty famo pcgrad mgda soft_sharing
+# every balancer (a fragment each in experiments/glue_balancers/), and soft parameter sharing
+GLUE_BALANCERS ?= sum uncertainty dwa rlw geometric_mean famo stch mgda pcgrad cagrad imtlg aligned_mtl nash_mtl gradvac \
+  upgrad dbmtl gradnorm config dualproj fairgrad excess_mtl moco sdmgrad modo cr_mogm soft_sharing
 GLUE_BALANCERS_SEEDS ?= 0 1 2
 GLUE_BALANCERS_LRS ?= 0.001 0.002 0.004
 GLUE_BALANCERS_JOBS ?= 1

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from command import mtl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
+import mtl.balancers as B
 from mtl.cli import MultiTaskCLI, _run_name, main
 from mtl.data.datamodule import MultiTaskDataModule
 from mtl.module import MultiTaskModule
@@ -117,11 +120,25 @@ def test_every_experiment_parses_and_instantiates(config: Path, request: pytest.
 
 
 BALANCERS_DIR = ROOT / "experiments" / "glue_balancers"
-FRAGMENTS = sorted(p for p in BALANCERS_DIR.glob("*.yaml") if p.stem != "budget")
+# One fragment of each kind builds the whole GLUE experiment (every fragment passes the
+# config check, tests/test_command_errors.py, and each method is tested in tests/balancers):
+# weightings with and without state, gradient methods with state, of the task gradients
+# themselves (ExcessMTL), and soft sharing.
+KINDS = ("sum", "uncertainty", "famo", "stch", "pcgrad", "mgda", "moco", "excess_mtl", "soft_sharing")
+FRAGMENTS = [BALANCERS_DIR / f"{name}.yaml" for name in KINDS]
+
+
+def test_every_balancer_has_a_glue_fragment_in_the_grid() -> None:
+    shipped = {p.stem for p in BALANCERS_DIR.glob("*.yaml")} - {"budget", "tuned"}
+    grid = re.search(r"^GLUE_BALANCERS \?= ((?:.*\\\n)*.*)$", (ROOT / "Makefile").read_text(), flags=re.M).group(1)
+    assert set(grid.replace("\\", " ").split()) == shipped
+    named = {yaml.safe_load((BALANCERS_DIR / f"{n}.yaml").read_text())["model"]["balancer"]["class_path"] for n in shipped}
+    assert {f"mtl.balancers.{name}" for name in B.__all__} - {"mtl.balancers.StaticWeights", "mtl.balancers.Weighting",
+        "mtl.balancers.GradientBalancer"} <= named  # fmt: skip
 
 
 @pytest.mark.parametrize("fragment", FRAGMENTS, ids=[p.stem for p in FRAGMENTS])
-def test_every_glue_balancer_fragment_instantiates(fragment: Path, shared_data: Path, tmp_path: Path) -> None:
+def test_glue_balancer_fragments_of_each_kind_instantiate(fragment: Path, shared_data: Path, tmp_path: Path) -> None:
     glue, budget = ROOT / "experiments" / "glue.yaml", BALANCERS_DIR / "budget.yaml"
     args = ["-c", str(glue), "-c", str(budget), "-c", str(fragment), "--data.data_dir", str(shared_data),
             "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]  # fmt: skip

@@ -137,7 +137,7 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
         pytest.skip("needs the project's .venv (make setup)")
     cwd = workspace(tmp_path)
     grid = [
-        f"DATA={shared_data}", "GLUE_BALANCERS=sum pcgrad", "GLUE_BALANCERS_SEEDS=0 1", "GLUE_BALANCERS_LRS=0.0001 0.01",
+        f"DATA={shared_data}", "GLUE_BALANCERS=pcgrad", "GLUE_BALANCERS_SEEDS=0 1", "GLUE_BALANCERS_LRS=0.0001 0.01",
         "GLUE_BALANCERS_TUNED=tuned.yaml", "GLUE_BALANCERS_OUTPUT=reports/glue_balancers.md",
         f"EXTRA_ARGS={TINY}",
     ]  # fmt: skip
@@ -145,7 +145,7 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = cwd / "runs" / "glue_balancers"
     assert sorted(p.relative_to(runs).as_posix() for p in runs.glob("**/seed*")) == [
-        "lr/0.0001/seed0", "lr/0.01/seed0", "pcgrad/seed0", "pcgrad/seed1", "sum/seed0", "sum/seed1",
+        "lr/0.0001/seed0", "lr/0.01/seed0", "pcgrad/seed0", "pcgrad/seed1",
     ]  # fmt: skip
     # the tuned rate is the tuning run with the best val/average; every balancer run trains at it
     best = {}
@@ -155,9 +155,9 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
             best[float(lr)] = max(float(r["val/average"]) for r in csv.DictReader(f) if r.get("val/average"))
     chosen = max(best, key=best.get)
     assert yaml.safe_load((cwd / "tuned.yaml").read_text()) == {"model": {"lr": chosen}}
-    for run in ("sum/seed0", "pcgrad/seed1"):
+    for run in ("pcgrad/seed0", "pcgrad/seed1"):
         config = yaml.safe_load(next((runs / run).glob("version_*/config.yaml")).read_text())
         assert config["model"]["lr"] == chosen and config["seed_everything"] == int(run[-1])
     assert "mtl.balancers.PCGrad" in next((runs / "pcgrad" / "seed0").glob("version_*/config.yaml")).read_text()
     rows = results_table((cwd / "reports" / "glue_balancers.md").read_text())
-    assert set(rows) == {"sum", "pcgrad"} and rows["pcgrad"]["seeds"] == "0, 1"
+    assert set(rows) == {"pcgrad"} and rows["pcgrad"]["seeds"] == "0, 1"
