@@ -1,9 +1,9 @@
 """The ``mtl`` command, one parser for every subcommand (``mtl --help`` lists them):
-``mtl fit|validate|test|predict -c experiments/<x>.yaml`` (Lightning's), ``mtl report``
+``mtl fit|validate|test|predict -c experiments/<x>.yaml`` (Lightning's); ``mtl report``
 (finished runs side by side, see :mod:`mtl.report`), ``mtl advise`` (which transfer
-strategy suits a target, see :mod:`mtl.transfer`), ``mtl export`` (a run for serving,
-see :mod:`mtl.export`), each built from a typed, documented function, and ``mtl
-affinity`` (a short fit measuring the inter-task affinity, see :mod:`mtl.affinity_command`)."""
+strategy suits a target, see :mod:`mtl.transfer`) and ``mtl export`` (a run for serving,
+see :mod:`mtl.export`), each built from a typed, documented function; and ``mtl affinity``
+(a short fit measuring the inter-task affinity, see :mod:`mtl.affinity_command`)."""
 
 from __future__ import annotations
 
