@@ -9,13 +9,14 @@ TEST_WORKERS ?= 2
 export TOKENIZERS_PARALLELISM ?= false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup lock train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-tune glue-balancers-report ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
+.PHONY: setup lock train test lint bench-overhead bench-balancers bench-ddp demo glue glue-balancers glue-balancers-tune glue-balancers-report glue-affinity ud-ewt glue-report glue-report-doc ud-report ud-report-doc glue-transfer glue-transfer-report glue-pretrained glue-pretrained-report ud-to-cola nsmc nsmc-report nsmc-transfer nsmc-transfer-report clean help
 
 help:
 	@echo "make train            set up, then train the embedded demo (offline, ~1 min)"
 	@echo "make test             set up, then lint (ruff) and run the test suite"
 	@echo "make glue             GLUE (SST-2, CoLA, MRPC, STS-B, RTE) from DATA=$(DATA)"
 	@echo "make glue-balancers   GLUE per balancer and seed, every balancer at Sum's tuned learning rate"
+	@echo "make glue-affinity    GLUE task affinity, its suggested groups trained against all five: reports/glue_affinity.md"
 	@echo "make ud-ewt           UD English-EWT tagging (UPOS, XPOS, FEATS, DEPREL)"
 	@echo "make glue-report      GLUE single- vs multi-task, BiLSTM/CNN/Transformer, seeds: reports/glue.md"
 	@echo "make glue-pretrained  GLUE from all-MiniLM-L6-v2: single-, multi-task, multi-task + fine-tuning: reports/glue_pretrained.md"
@@ -87,7 +88,7 @@ ud-ewt: setup
 GLUE_BALANCERS ?= sum uncertainty dwa rlw geometric_mean famo stch mgda pcgrad cagrad imtlg aligned_mtl nash_mtl gradvac \
   upgrad dbmtl gradnorm config dualproj fairgrad excess_mtl moco sdmgrad modo cr_mogm soft_sharing
 GLUE_BALANCERS_SEEDS ?= 0 1 2
-GLUE_BALANCERS_LRS ?= 0.001 0.002 0.004
+GLUE_BALANCERS_LRS ?= 0.002 0.004 0.008 0.016 0.032 0.064
 GLUE_BALANCERS_JOBS ?= 1
 GLUE_BALANCERS_OUTPUT ?= reports/glue_balancers.md
 GLUE_BALANCERS_TUNED ?= experiments/glue_balancers/tuned.yaml
@@ -97,7 +98,7 @@ GLUE_BALANCERS_TUNED ?= experiments/glue_balancers/tuned.yaml
 # val/average to GLUE_BALANCERS_TUNED, experiments/glue_balancers/tuned.yaml, kept with the report), then every
 # balancer (experiments/glue_balancers/<name>.yaml) at that learning rate with each seed.
 # All on glue.yaml + budget.yaml; runs in runs/glue_balancers/<lr/value | balancer>/seed<N>/,
-# finished ones skipped, GLUE_BALANCERS_JOBS at a time. About 10 to 15 minutes a run on one core.
+# finished ones skipped, GLUE_BALANCERS_JOBS at a time. About 2 to 5 minutes a run on one core.
 glue-balancers: setup
 	test -f $(GLUE_BALANCERS_TUNED) || $(MAKE) glue-balancers-tune
 	printf '%s\n' $(foreach s,$(GLUE_BALANCERS_SEEDS),$(foreach b,$(GLUE_BALANCERS),$(b):$(s))) | tr ':' ' ' | \
@@ -116,7 +117,33 @@ glue-balancers-report: setup
 	$(MTL) report $$(for d in $(foreach b,$(GLUE_BALANCERS),runs/glue_balancers/$(b)/seed*); do ls -dv $$d/version_* | tail -1; done) \
 	  $(foreach b,$(GLUE_BALANCERS),--row '$(b)=glue_balancers/$(b)/*') --select best \
 	  --output $(GLUE_BALANCERS_OUTPUT) --title "GLUE: one BiLSTM, every balancer against a tuned Sum" \
-	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 64 per task (experiments/glue_balancers/budget.yaml); every balancer at the learning rate Sum does best with (experiments/glue_balancers/tuned.yaml, from $(GLUE_BALANCERS_LRS)); seeds $(GLUE_BALANCERS_SEEDS); dev sets, each run at its best validation by val/average. Command: make glue-balancers."
+	  --notes "Budget: 2 epochs x 100 steps, every task at every step, batch 16 per task, a BiLSTM of 128 per direction from GloVe 6B 50-d vectors (experiments/glue_balancers/budget.yaml); every balancer at the learning rate Sum does best with (experiments/glue_balancers/tuned.yaml, from $(GLUE_BALANCERS_LRS)); seeds $(GLUE_BALANCERS_SEEDS); dev sets, each run at its best validation by val/average. Command: make glue-balancers."
+
+GLUE_AFFINITY_SEEDS ?= $(GLUE_BALANCERS_SEEDS)
+GLUE_AFFINITY_GROUPS ?= 2
+GLUE_AFFINITY_STEPS ?= 200
+GLUE_AFFINITY_EVERY ?= 10
+GLUE_AFFINITY_OUTPUT ?= reports/glue_affinity.md
+
+# Which GLUE tasks help each other (TAG's lookahead affinity, `mtl affinity`) on the balancer
+# grid's Sum at its tuned learning rate, the best partition into GLUE_AFFINITY_GROUPS groups
+# it suggests, each group trained on its own with each seed against all five together (the
+# grid's Sum runs): experiments/glue_affinity/run.sh, then reports/glue_affinity.md.
+glue-affinity: setup
+	test -f $(GLUE_BALANCERS_TUNED) || $(MAKE) glue-balancers-tune
+	MTL=$(MTL) PYTHON=$(BIN)/python DATA=$(DATA) THREADS=$(THREADS) EXTRA_ARGS="$(EXTRA_ARGS)" TUNED=$(GLUE_BALANCERS_TUNED) \
+	  SEEDS="$(GLUE_AFFINITY_SEEDS)" GROUPS=$(GLUE_AFFINITY_GROUPS) STEPS=$(GLUE_AFFINITY_STEPS) EVERY=$(GLUE_AFFINITY_EVERY) \
+	  sh experiments/glue_affinity/run.sh
+	affinity=$$(ls -dv runs/glue_affinity/affinity/version_* | tail -1); \
+	together=$$(for s in $(GLUE_AFFINITY_SEEDS); do ls -dv runs/glue_balancers/sum/seed$$s/version_* | tail -1; done); \
+	grouped=$$(while read -r g; do for s in $(GLUE_AFFINITY_SEEDS); do ls -dv runs/glue_affinity/$$(echo $$g | tr ' ' +)/seed$$s/version_* | tail -1; done; done < runs/glue_affinity/groups.txt); \
+	notes=$$($(BIN)/python experiments/glue_affinity/notes.py $$affinity $(basename $(GLUE_AFFINITY_OUTPUT)) --together $$together --grouped $$grouped \
+	  --header "Budget and learning rate of make glue-balancers (experiments/glue_balancers/budget.yaml, Sum at $(GLUE_BALANCERS_TUNED)); the affinity measured in $$affinity ($(GLUE_AFFINITY_STEPS) steps, seed 0); seeds $(GLUE_AFFINITY_SEEDS). Command: make glue-affinity.") && \
+	$(MTL) report $$together $$grouped --row 'all five together=glue_balancers/sum/*' \
+	  $$(while read -r g; do n=$$(echo $$g | tr ' ' +); echo "--row $$n=glue_affinity/$$n/*"; done < runs/glue_affinity/groups.txt) \
+	  --select best --output $(GLUE_AFFINITY_OUTPUT) --title "GLUE: which tasks help each other, and the groups that suggests" \
+	  --notes "$$notes" > /dev/null
+	@echo "written: $(GLUE_AFFINITY_OUTPUT)"
 
 # GLUE report: each encoder (BiLSTM, CNN, Transformer) on each task alone (--tasks) and on
 # all five jointly with each balancer, seeds per encoder; JOBS runs at a time, THREADS CPU

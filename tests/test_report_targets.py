@@ -161,3 +161,34 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
     assert "mtl.balancers.PCGrad" in next((runs / "pcgrad" / "seed0").glob("version_*/config.yaml")).read_text()
     rows = results_table((cwd / "reports" / "glue_balancers.md").read_text())
     assert set(rows) == {"pcgrad"} and rows["pcgrad"]["seeds"] == "0, 1"
+
+
+def test_glue_affinity_measures_groups_then_trains_each_group_against_all_five(shared_data: Path, tmp_path: Path) -> None:
+    if not (ROOT / ".venv" / ".installed").exists():
+        pytest.skip("needs the project's .venv (make setup)")
+    cwd = workspace(tmp_path)
+    (cwd / "tuned.yaml").write_text("model:\n  lr: 0.004\n")
+    done = make(
+        cwd, "glue-affinity", f"DATA={shared_data}", "GLUE_BALANCERS_TUNED=tuned.yaml", "GLUE_AFFINITY_SEEDS=0",
+        "GLUE_AFFINITY_STEPS=4", "GLUE_AFFINITY_EVERY=1", f"EXTRA_ARGS={TINY.replace('max_steps=3', 'max_steps=4')}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (affinity,) = (cwd / "runs" / "glue_affinity" / "affinity").glob("version_*")
+    summary = json.loads((affinity / "affinity.json").read_text())
+    assert len(summary["steps"]) >= 2 and len(summary["tasks"]) == 5
+    # the groups trained are the best partition into two that affinity.json holds
+    (two,) = [g["groups"] for g in summary["groupings"] if len(g["groups"]) == 2]
+    groups = [line.split() for line in (cwd / "runs" / "glue_affinity" / "groups.txt").read_text().splitlines()]
+    assert groups == two and sorted(t for g in groups for t in g) == sorted(summary["tasks"])
+    for group in groups:
+        (version,) = (cwd / "runs" / "glue_affinity" / "+".join(group) / "seed0").glob("version_*")
+        config = yaml.safe_load((version / "config.yaml").read_text())
+        assert config["tasks"] == group and config["model"]["lr"] == 0.004
+        assert set(json.loads((version / "results-fit.json").read_text())["tasks"]) == set(group)
+    assert (cwd / "runs" / "glue_balancers" / "sum" / "seed0").is_dir()  # all five together: the grid's Sum run
+    report = (cwd / "reports" / "glue_affinity.md").read_text()
+    rows = results_table(report)
+    assert set(rows) == {"all five together", *("+".join(g) for g in groups)}
+    assert "![affinity](glue_affinity/affinity.png)" in report and (cwd / "reports" / "glue_affinity" / "affinity.png").is_file()
+    comparison = report[report.index("## The suggested groups against all five together") :]
+    assert sum(f"| {task} |" in comparison for task in summary["tasks"]) == 5
