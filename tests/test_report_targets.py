@@ -137,7 +137,7 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
         pytest.skip("needs the project's .venv (make setup)")
     cwd = workspace(tmp_path)
     grid = [
-        f"DATA={shared_data}", "GLUE_BALANCERS=pcgrad", "GLUE_BALANCERS_SEEDS=0 1", "GLUE_BALANCERS_LRS=0.0001 0.01",
+        f"DATA={shared_data}", "GLUE_BALANCERS=sum pcgrad", "GLUE_BALANCERS_SEEDS=0 1", "GLUE_BALANCERS_LRS=0.0001 0.01",
         "GLUE_BALANCERS_TUNED=tuned.yaml", "GLUE_BALANCERS_OUTPUT=reports/glue_balancers.md",
         f"EXTRA_ARGS={TINY}",
     ]  # fmt: skip
@@ -145,7 +145,7 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     runs = cwd / "runs" / "glue_balancers"
     assert sorted(p.relative_to(runs).as_posix() for p in runs.glob("**/seed*")) == [
-        "lr/0.0001/seed0", "lr/0.01/seed0", "pcgrad/seed0", "pcgrad/seed1",
+        "lr/0.0001/seed0", "lr/0.01/seed0", "pcgrad/seed0", "pcgrad/seed1", "sum/seed0", "sum/seed1",
     ]  # fmt: skip
     # the tuned rate is the tuning run with the best val/average; every balancer run trains at it
     best = {}
@@ -159,8 +159,20 @@ def test_glue_balancers_tunes_sums_learning_rate_then_runs_every_balancer_at_it(
         config = yaml.safe_load(next((runs / run).glob("version_*/config.yaml")).read_text())
         assert config["model"]["lr"] == chosen and config["seed_everything"] == int(run[-1])
     assert "mtl.balancers.PCGrad" in next((runs / "pcgrad" / "seed0").glob("version_*/config.yaml")).read_text()
-    rows = results_table((cwd / "reports" / "glue_balancers.md").read_text())
-    assert set(rows) == {"pcgrad"} and rows["pcgrad"]["seeds"] == "0, 1"
+    report = (cwd / "reports" / "glue_balancers.md").read_text()
+    rows = results_table(report)
+    assert set(rows) == {"sum", "pcgrad"} and rows["pcgrad"]["seeds"] == "0, 1"
+    # the paired table: PCGrad's average minus Sum's of the same seed, over both seeds
+    averages = {}
+    for name in ("sum", "pcgrad"):
+        for seed in (0, 1):
+            (version,) = (runs / name / f"seed{seed}").glob("version_*")
+            with (version / "metrics.csv").open() as f:
+                averages[name, seed] = max(float(r["val/average"]) for r in csv.DictReader(f) if r.get("val/average"))
+    paired = [averages["pcgrad", s] - averages["sum", s] for s in (0, 1)]
+    line = next(line for line in report.splitlines() if line.startswith("| pcgrad |") and "of 2" in line)
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[2].startswith(f"{sum(paired) / 2:+.4f} ± ") and cells[3] == f"{sum(d > 0 for d in paired)} of 2"
 
 
 def test_glue_affinity_measures_groups_then_trains_each_group_against_all_five(shared_data: Path, tmp_path: Path) -> None:
