@@ -117,7 +117,7 @@ glue-balancers-report: setup
 	runs=$$(for d in $(foreach b,$(GLUE_BALANCERS),runs/glue_balancers/$(b)/seed*); do ls -dv $$d/version_* | tail -1; done); \
 	against=$$($(BIN)/python experiments/glue_balancers/against_sum.py $$runs) && \
 	$(MTL) report $$runs $(foreach b,$(GLUE_BALANCERS),--row '$(b)=glue_balancers/$(b)/*') --select best \
-	  --output $(GLUE_BALANCERS_OUTPUT) --title "GLUE: one BiLSTM, every balancer against a tuned Sum" \
+	  --output $(GLUE_BALANCERS_OUTPUT) --title "GLUE: one BiLSTM, every balancer against a tuned Sum" --run_figures first \
 	  --notes "$$(printf '%s\n\n%s' "Budget: 2 epochs x 100 steps, every task at every step, batch 16 per task, a BiLSTM of 128 per direction from GloVe 6B 50-d vectors (experiments/glue_balancers/budget.yaml); every balancer at the learning rate Sum does best with (experiments/glue_balancers/tuned.yaml, from $(GLUE_BALANCERS_LRS)); seeds $(GLUE_BALANCERS_SEEDS); dev sets, each run at its best validation by val/average. Command: make glue-balancers." "$$against")"
 
 GLUE_AFFINITY_SEEDS ?= $(GLUE_BALANCERS_SEEDS)

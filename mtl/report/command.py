@@ -28,6 +28,7 @@ def report(
     notes: str = "",
     row: list[str] | None = None,
     yardstick: str | None = None,
+    run_figures: Literal["all", "first", "none"] = "all",
 ) -> None:
     """Compare finished runs in one Markdown report with its figures.
 
@@ -42,6 +43,8 @@ def report(
         row: put the runs whose name matches PATTERN on one row LABEL (e.g. the single-task
             runs), as LABEL=PATTERN; repeatable
         yardstick: published numbers to set beside the rows (a YAML file, see mtl.report.yardstick)
+        run_figures: the runs' own figures (task weights, gradient conflict) copied beside the
+            report: every run's, the first run's of each row (a grid of seeds), or none
     """
     rows = row or []
     try:
@@ -54,7 +57,8 @@ def report(
         options = ["--output", output, "--title", title, "--stage", stage, "--select", select]
         options += ["--notes", "..."] if notes else []  # notes are printed below the title
         options += [a for r in rows for a in ("--row", r)] + (["--yardstick", yardstick] if yardstick else [])
-        write_report(records, path, title, "mtl report " + shlex.join([*runs, *options]), notes, published)
+        options += ["--run_figures", run_figures] if run_figures != "all" else []
+        write_report(records, path, title, "mtl report " + shlex.join([*runs, *options]), notes, published, run_figures)
     except ReportError as error:
         sys.exit(f"error: {error}")
     print(path.read_text())

@@ -13,23 +13,30 @@ from typing import Any
 
 from mtl.report.comparison import comparison_data, comparison_table
 from mtl.report.learning_curves import learning_curves
-from mtl.report.run_record import RunRecord
+from mtl.report.run_record import ReportError, RunRecord
 from mtl.report.yardstick import Yardstick, yardstick_table
 
 PACKAGES = ("torch", "lightning", "torchmetrics", "datasets", "tokenizers", "transformers")
 
 
 def write_report(
-    records: list[RunRecord], output: Path, title: str, command: str, notes: str = "", yardstick: Yardstick | None = None
+    records: list[RunRecord],
+    output: Path,
+    title: str,
+    command: str,
+    notes: str = "",
+    yardstick: Yardstick | None = None,
+    run_figures: str = "all",
 ) -> list[Path]:
     """Writes ``output`` (Markdown), the same results as JSON beside it (``<output
     stem>.json``: rows, runs, command) and its figures into ``<output stem>/``; returns the
-    figures. With a ``yardstick``, a section sets its published numbers beside the rows."""
+    figures. With a ``yardstick``, a section sets its published numbers beside the rows;
+    ``run_figures`` (all, first, none): whose own figures are copied, see :func:`_copy_run_figures`."""
     published = yardstick_table(records, yardstick) if yardstick else ""  # before any file is written
     figures_dir = output.parent / output.stem
     figures = [_primary_metric_bars(records, figures_dir / "primary-metrics.png")]
     curves = learning_curves(records, figures_dir / "learning-curves.png")
-    figures += ([curves] if curves else []) + _copy_run_figures(records, figures_dir)
+    figures += ([curves] if curves else []) + _copy_run_figures(records, figures_dir, run_figures)
     lines = [f"# {title}", ""]
     if notes:
         lines += [notes, ""]
@@ -118,13 +125,18 @@ def _copy_configs(records: list[RunRecord], target: Path) -> dict[str, Path]:
     return copied
 
 
-def _copy_run_figures(records: list[RunRecord], target: Path) -> list[Path]:
+def _copy_run_figures(records: list[RunRecord], target: Path, which: str = "all") -> list[Path]:
     """The runs' own figures (task weights, gradient conflict), of multi-task runs only:
-    a single-task run's weight is constant and it has no conflict to show."""
-    copied = []
+    a single-task run's weight is constant and it has no conflict to show. ``which``:
+    every run's (``all``), the first run's of each row (``first``: one seed of a grid), or
+    ``none``."""
+    if which not in ("all", "first", "none"):
+        raise ReportError(f"run_figures must be all, first or none; got {which!r}")
+    copied, rows_seen = [], set()
     for r in records:
-        if len(r.tasks) < 2:
+        if len(r.tasks) < 2 or which == "none" or (which == "first" and r.row in rows_seen):
             continue
+        rows_seen.add(r.row)
         for png in sorted(r.directory.glob("*.png")):
             dest = target / f"{r.name.replace('/', '-')}-{png.name}"
             dest.parent.mkdir(parents=True, exist_ok=True)

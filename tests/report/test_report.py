@@ -207,3 +207,17 @@ def test_mtl_report_command_with_globs_and_a_row_rule(tmp_path: Path) -> None:
     single, multi = _table((tmp_path / "reports" / "y.md").read_text())  # rows of --row rules first
     assert multi["run"] == "glue" and multi["a accuracy"] == "0.6000 ± 0.1414" and multi["average"] == "0.7000 ± 0.1414"
     assert single["run"] == "single-task" and single["a accuracy"] == single["b accuracy"] == "0.7000 ± 0.1414"
+
+
+@pytest.mark.parametrize(("which", "copied"), [("all", 2), ("first", 1), ("none", 0)])
+def test_run_figures_all_first_of_each_row_or_none(tmp_path: Path, which: str, copied: int) -> None:
+    runs = [_saved(tmp_path, f"grid/pcgrad/seed{seed}", seed, {"a": 0.5, "b": 0.6}, step=10, seconds=6) for seed in (0, 1)]
+    for run in runs:
+        (run / "task_weights.png").write_bytes(b"\x89PNG " + run.parent.name.encode())
+    output = tmp_path / "report.md"
+    mtl(["report", *map(str, runs), "--output", str(output), "--row", "pcgrad=grid/pcgrad/*", "--run_figures", which])
+    figures = sorted(p.name for p in (tmp_path / "report").glob("*task_weights.png"))
+    assert len(figures) == copied
+    assert output.read_text().count("task_weights](") == copied
+    if which == "first":  # the row's first run (seed 0)
+        assert (tmp_path / "report" / figures[0]).read_bytes() == (runs[0] / "task_weights.png").read_bytes()
