@@ -15,6 +15,7 @@ import shutil
 import statistics
 from pathlib import Path
 
+from mtl.report.comparison import mean_and_spread
 from mtl.report.run_record import RunRecord
 
 
@@ -105,13 +106,9 @@ def comparison_section(together: list[RunRecord], grouped: list[RunRecord]) -> l
         alone = [r.tasks[task][metric] for r in mine]
         group = "{" + ", ".join(sorted(mine[0].tasks)) + "}"
         lines.append(
-            f"| {task} | {metric} | {group} | {spread(both)} | {spread(alone)} | {statistics.mean(alone) - statistics.mean(both):+.4f} |"
+            f"| {task} | {metric} | {group} | {mean_and_spread(both)} | {mean_and_spread(alone)} | {statistics.mean(alone) - statistics.mean(both):+.4f} |"
         )
     return [*lines, ""]
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.mean(values):.4f}" + (f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else "")
 
 
 if __name__ == "__main__":

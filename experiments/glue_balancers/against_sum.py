@@ -15,6 +15,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from mtl.report.comparison import mean_and_spread
 from mtl.report.run_record import RunRecord
 
 BASELINE = "sum"
@@ -65,13 +66,9 @@ def main(runs: list[str]) -> None:
             "" if balancer == BASELINE else f"{mean_diff:+.4f}" + (f" ± {statistics.stdev(diffs):.4f}" if len(diffs) > 1 else "")
         )
         wins = "" if balancer == BASELINE else f"{better} of {len(common)}"
-        cells = [spread(averages), against, wins] + ["" if balancer == BASELINE else f"{d:+.4f}" for d in task_diffs]
+        cells = [mean_and_spread(averages), against, wins] + ["" if balancer == BASELINE else f"{d:+.4f}" for d in task_diffs]
         lines.append(f"| {balancer} | " + " | ".join(cells) + " |")
     print("\n".join(lines))
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.mean(values):.4f}" + (f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else "")
 
 
 if __name__ == "__main__":

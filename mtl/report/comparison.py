@@ -75,12 +75,12 @@ def comparison_table(records: list[RunRecord], metrics: str = "all") -> str:
     header = ["run", *(f"{task} {metric}" for task, metric in columns), "average", "seeds", "steps", "minutes"]
     lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for row in row_values(records, columns):
-        cells = [_cell(row.metrics[column]) for column in columns] + [_cell(row.average)]
+        cells = [mean_and_spread(row.metrics[column]) for column in columns] + [mean_and_spread(row.average)]
         seeds = ", ".join(str(seed) for seed in row.seeds)
         lines.append(
             f"| {row.name} | "
             + " | ".join(cells)
-            + f" | {seeds} | {_cell(row.steps, digits=0)} | {_cell(row.minutes, digits=1)} |"
+            + f" | {seeds} | {mean_and_spread(row.steps, digits=0)} | {mean_and_spread(row.minutes, digits=1)} |"
         )
     return "\n".join(lines)
 
@@ -115,7 +115,9 @@ def _summary(values: list[float]) -> dict[str, Any]:
     }
 
 
-def _cell(values: list[float], digits: int = 4) -> str:
+def mean_and_spread(values: list[float], digits: int = 4) -> str:
+    """A report cell: the mean ± standard deviation of the finite values (one value alone;
+    none: empty)."""
     finite = _finite(values)
     if not finite:
         return ""
